@@ -1,0 +1,30 @@
+// Command tandem is the sync hub for neighbourhood outreach teams: PocketBase
+// extended with Tandem's collections, sync engine, bed board and privacy rules.
+//
+// main only composes; everything it registers lives in its own package.
+package main
+
+import (
+	"log"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+
+	"github.com/tandem-outreach/tandem/internal/tandem"
+)
+
+func main() {
+	app := pocketbase.New()
+
+	// Migrations are Go code compiled in; never generate them from the
+	// dashboard, so a running hub cannot drift from the repository.
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Automigrate: false})
+
+	if err := tandem.Register(app); err != nil {
+		log.Fatal(err)
+	}
+
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}
