@@ -145,3 +145,53 @@ func (d *Decider) Redact(collection string, fields map[string]any) []string {
 	}
 	return hidden
 }
+
+// Visible reports whether the viewer may see the record at all (before field
+// redaction). fields is the record's field values as stored; relation fields
+// hold ids.
+func (d *Decider) Visible(collection string, fields map[string]any) bool {
+	v := d.viewer
+	switch collection {
+	case domain.Persons:
+		if !v.Role.IsFieldRole() {
+			return false
+		}
+		for _, t := range toStrings(fields["teams"]) {
+			if v.InTeam(t) {
+				return true
+			}
+		}
+		return false
+	case domain.Encounters, domain.Referrals, domain.Followups, domain.BedHolds, domain.Consents:
+		team, _ := fields["team"].(string)
+		return v.Role.IsFieldRole() && v.InTeam(team)
+	case domain.Conflicts:
+		team, _ := fields["team"].(string)
+		return v.Role == domain.RoleTeamLead && v.InTeam(team)
+	case domain.BedPrograms, domain.Shelters, domain.Organizations, domain.Teams, domain.SharingAgreements:
+		return v.Role.IsFieldRole()
+	default:
+		return false
+	}
+}
+
+func toStrings(v any) []string {
+	switch s := v.(type) {
+	case []string:
+		return s
+	case []any:
+		out := make([]string, 0, len(s))
+		for _, x := range s {
+			if str, ok := x.(string); ok {
+				out = append(out, str)
+			}
+		}
+		return out
+	case string:
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	return nil
+}
