@@ -8,6 +8,9 @@
 package access
 
 import (
+	"encoding/json"
+	"strings"
+
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/tandem-outreach/tandem/internal/domain"
@@ -190,6 +193,13 @@ func toStrings(v any) []string {
 	case string:
 		if s == "" {
 			return nil
+		}
+		// Multi-relations read straight from SQLite are JSON arrays.
+		if strings.HasPrefix(s, "[") {
+			var out []string
+			if json.Unmarshal([]byte(s), &out) == nil {
+				return out
+			}
 		}
 		return []string{s}
 	}
