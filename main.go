@@ -10,7 +10,11 @@ import (
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 
+	"github.com/tandem-outreach/tandem/internal/audit"
+	"github.com/tandem-outreach/tandem/internal/demo"
+	"github.com/tandem-outreach/tandem/internal/retention"
 	"github.com/tandem-outreach/tandem/internal/tandem"
+	"github.com/tandem-outreach/tandem/pb_hooks/privacy"
 )
 
 func main() {
@@ -23,6 +27,13 @@ func main() {
 	if err := tandem.Register(app); err != nil {
 		log.Fatal(err)
 	}
+
+	// Privacy officer commands: `audit verify`, `retention [--dry-run]`.
+	app.RootCmd.AddCommand(audit.NewCommand(app))
+	app.RootCmd.AddCommand(retention.NewCommand(app, privacy.TouchRecords))
+
+	// `demo`: load a fictional programme and print its logins.
+	app.RootCmd.AddCommand(demo.Command(app))
 
 	if err := app.Start(); err != nil {
 		log.Fatal(err)

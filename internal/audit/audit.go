@@ -36,11 +36,21 @@ type Event struct {
 }
 
 // Append writes events to the chain using app, which should be the
-// transactional app of the change being audited.
+// transactional app of the change being audited. Called with a
+// non-transactional app (for example to record a read), it opens its own
+// transaction: reading the chain head and inserting must not interleave with
+// another append, or two events would claim the same sequence number.
 func Append(app core.App, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	if app.IsTransactional() {
+		return appendTx(app, events)
+	}
+	return app.RunInTransaction(func(tx core.App) error { return appendTx(tx, events) })
+}
+
+func appendTx(app core.App, events []Event) error {
 	var last struct {
 		Seq  int64  `db:"seq"`
 		Hash string `db:"hash"`

@@ -6,13 +6,22 @@ package tandem
 import (
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/tandem-outreach/tandem/internal/photos"
+	"github.com/tandem-outreach/tandem/pb_hooks"
+	syncserver "github.com/tandem-outreach/tandem/sync/server"
+
 	// Registers the collection migrations with PocketBase.
 	_ "github.com/tandem-outreach/tandem/pb_migrations"
-	"github.com/tandem-outreach/tandem/pb_hooks"
 )
 
 // Register binds every Tandem hook, route and job to app. Call it once,
 // before the app starts serving.
 func Register(app core.App) error {
+	if err := syncserver.Register(app); err != nil {
+		return err
+	}
+	if err := photos.Register(app); err != nil {
+		return err
+	}
 	return pb_hooks.Register(app)
 }

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,30 +44,70 @@ func New(t testing.TB) *Env {
 		t.Fatalf("testenv: register tandem: %v", err)
 	}
 	env := &Env{App: app}
-	env.Server = httptest.NewUnstartedServer(nil)
-	router, err := apis.NewRouter(app)
+	env.serve(t, nil)
+	t.Cleanup(func() {
+		env.Server.Close()
+		env.App.Cleanup()
+	})
+	return env
+}
+
+// serve builds the router of env.App and serves it over HTTP, on ln when
+// given (a restart keeps the address) or on a new loopback port.
+func (e *Env) serve(t testing.TB, ln net.Listener) {
+	t.Helper()
+	e.Server = httptest.NewUnstartedServer(nil)
+	if ln != nil {
+		e.Server.Listener.Close()
+		e.Server.Listener = ln
+	}
+	router, err := apis.NewRouter(e.App)
 	if err != nil {
 		t.Fatalf("testenv: router: %v", err)
 	}
-	serveEvent := &core.ServeEvent{App: app, Router: router}
-	err = app.OnServe().Trigger(serveEvent, func(e *core.ServeEvent) error {
-		mux, err := e.Router.BuildMux()
+	serveEvent := &core.ServeEvent{App: e.App, Router: router}
+	err = e.App.OnServe().Trigger(serveEvent, func(se *core.ServeEvent) error {
+		mux, err := se.Router.BuildMux()
 		if err != nil {
 			return err
 		}
-		env.Server.Config.Handler = mux
+		e.Server.Config.Handler = mux
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("testenv: serve hooks: %v", err)
 	}
-	env.Server.Start()
-	env.URL = env.Server.URL
-	t.Cleanup(func() {
-		env.Server.Close()
-		app.Cleanup()
-	})
-	return env
+	e.Server.Start()
+	e.URL = e.Server.URL
+}
+
+// Restart stops the server the way a process exit would (client
+// connections cut, requests in flight finished or abandoned, database
+// closed), then opens a new app on the same data and serves it on the same
+// address, so clients reconnect without knowing. Used to test a server
+// restart in the middle of a push (FIELD-SCENARIOS 17).
+func (e *Env) Restart(t testing.TB) {
+	t.Helper()
+	addr := e.Server.Listener.Addr().String()
+	e.Server.CloseClientConnections()
+	e.Server.Close()
+	dir := e.App.DataDir()
+	e.App.ResetBootstrapState() // closes the databases; the files stay
+	// tests.NewTestApp opens a copy of dir; the copy is the same data.
+	app, err := tests.NewTestApp(dir)
+	if err != nil {
+		t.Fatalf("testenv: restart app: %v", err)
+	}
+	os.RemoveAll(dir)
+	if err := tandem.Register(app); err != nil {
+		t.Fatalf("testenv: register tandem after restart: %v", err)
+	}
+	e.App = app
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("testenv: listen again on %s: %v", addr, err)
+	}
+	e.serve(t, ln)
 }
 
 // Response is a finished HTTP exchange.

@@ -1,0 +1,210 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+
+	"github.com/tandem-outreach/tandem/sync/protocol"
+)
+
+// BenchmarkSync measures the sync engine and, in the same run, the stock
+// PocketBase paths it replaces (DESIGN.md §7). Run:
+//
+//	go test ./sync/server/ -run '^$' -bench Sync -benchtime 3x
+//
+// Custom metrics: records/s (or mutations/s) per path; compare ratios.
+func BenchmarkSync(b *testing.B) {
+	w := newWorld(b)
+	w.env.App.Settings().Batch.Enabled = true
+	w.env.App.Settings().Batch.MaxRequests = 1000
+	w.env.App.Settings().Batch.Timeout = 60
+	w.env.App.Settings().Batch.MaxBodySize = 128 << 20
+
+	encounter := func(i int) map[string]any {
+		return map[string]any{
+			"team": w.north.Id, "occurred_at": "2026-11-20 21:00:00.000Z", "encounter_type": "outreach",
+			"disposition": "no_action", "living_situation": "116", "needs": []string{"food", "water"},
+			"general_notes": fmt.Sprintf("Met near the library, %d. Offered water and a blanket.", i),
+			"location_note": "5th St bridge", "police_incident_ref": "", "services_offered": []string{"food"},
+		}
+	}
+
+	b.Run("push/1000-per-batch", func(b *testing.B) {
+		tab := newDevice(b, w.env, w.worker)
+		batches := make([][]byte, b.N)
+		for i := range batches {
+			muts := make([]protocol.Mutation, 1000)
+			for j := range muts {
+				muts[j] = create(b, "encounters", newUUID(), encounter(j))
+			}
+			batches[i], _ = json.Marshal(protocol.PushRequest{Mutations: muts})
+		}
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			status, _, out := tab.raw(b, http.MethodPost, protocol.PathPush, batches[i], nil)
+			if status != http.StatusOK {
+				b.Fatalf("push: %d %.200s", status, out)
+			}
+		}
+		b.ReportMetric(float64(b.N*1000)/time.Since(start).Seconds(), "mutations/s")
+	})
+
+	for _, size := range []int{50, 1000} {
+		b.Run(fmt.Sprintf("baseline/api-batch-%d", size), func(b *testing.B) {
+			token := w.env.Token(b, w.worker)
+			bodies := make([][]byte, b.N)
+			for i := range bodies {
+				reqs := make([]map[string]any, size)
+				for j := range reqs {
+					reqs[j] = map[string]any{"method": "POST", "url": "/api/collections/encounters/records", "body": encounter(j)}
+				}
+				bodies[i], _ = json.Marshal(map[string]any{"requests": reqs})
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				res := w.env.Do(b, http.MethodPost, "/api/batch", token, bodies[i])
+				if res.Status != http.StatusOK {
+					b.Fatalf("batch: %d %.300s", res.Status, res.Body)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+
+	// Seed up to 100,000 North encounters for the read paths.
+	const total = 100_000
+	seed(b, w, total, encounter)
+
+	for _, enc := range []string{"gzip", "identity"} {
+		b.Run("pull/first-sync-100k-"+enc, func(b *testing.B) { benchFirstSync(b, w, total, enc) })
+	}
+
+	b.Run("baseline/list-api-100k", func(b *testing.B) {
+		token := w.env.Token(b, w.officer)
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			// The best paging form: keyset on id, no total count.
+			last, n := "", 0
+			for {
+				q := "/api/collections/encounters/records?perPage=1000&skipTotal=1&sort=id"
+				if last != "" {
+					q += "&filter=" + urlQuery("id>'"+last+"'")
+				}
+				res := w.env.Do(b, http.MethodGet, q, token, nil)
+				var page struct {
+					Items []struct{ ID string } `json:"items"`
+				}
+				if res.Status != http.StatusOK {
+					b.Fatalf("list: %d %.200s", res.Status, res.Body)
+				}
+				res.JSON(b, &page)
+				if len(page.Items) == 0 {
+					break
+				}
+				n += len(page.Items)
+				last = page.Items[len(page.Items)-1].ID
+			}
+			if n < total {
+				b.Fatalf("list API paged %d records, want %d", n, total)
+			}
+		}
+		b.ReportMetric(float64(b.N*total)/time.Since(start).Seconds(), "records/s")
+	})
+
+	b.Run("pull/empty-incremental", func(b *testing.B) {
+		d := newDevice(b, w.env, w.officer)
+		d.sync(b)
+		body, _ := json.Marshal(protocol.PullRequest{Cursor: d.cursor})
+		client := &http.Client{}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			req, _ := http.NewRequest(http.MethodPost, w.env.URL+protocol.PathPull, strings.NewReader(string(body)))
+			req.Header.Set("Authorization", d.token)
+			req.Header.Set(protocol.HeaderProtocol, "1")
+			req.Header.Set(protocol.HeaderSchema, strconv.Itoa(protocol.SchemaCurrent))
+			req.Header.Set(protocol.HeaderDevice, d.id)
+			res, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Fatalf("pull: %d", res.StatusCode)
+			}
+		}
+	})
+}
+
+// seed fills the encounters table to total rows with one SQL transaction
+// (through the feed triggers, as any write).
+func seed(b *testing.B, w *world, total int, encounter func(int) map[string]any) {
+	b.Helper()
+	var have int
+	_ = w.env.App.DB().NewQuery("SELECT COUNT(*) FROM encounters").Row(&have)
+	tx, err := w.env.App.NonconcurrentDB().(*dbx.DB).Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := tx.NewQuery(`INSERT INTO encounters (id, team, occurred_at, encounter_type, disposition, living_situation, needs, general_notes, location_note, services_offered, created, updated)
+		VALUES ({:id}, {:team}, {:at}, 'outreach', 'no_action', '116', '["food","water"]', {:notes}, '5th St bridge', '["food"]', {:at}, {:at})`).Prepare()
+	for i := have; i < total; i++ {
+		if _, err := q.Bind(dbx.Params{"id": newUUID(), "team": w.north.Id, "at": "2026-11-20 21:00:00.000Z",
+			"notes": fmt.Sprintf("Met near the library, %d. Offered water and a blanket.", i)}).Execute(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	q.Close()
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func urlQuery(s string) string {
+	r := strings.NewReplacer("'", "%27", ">", "%3E", " ", "%20")
+	return r.Replace(s)
+}
+
+// benchFirstSync pulls everything a new North device may hold, page by
+// page, as fast as the server sends it.
+func benchFirstSync(b *testing.B, w *world, total int, encoding string) {
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		d := newDevice(b, w.env, w.officer)
+		n := 0
+		for {
+			body, _ := json.Marshal(protocol.PullRequest{Cursor: d.cursor, Limit: protocol.MaxPullLimit, MaxBytes: protocol.MaxPullMaxBytes})
+			status, _, out := d.raw(b, http.MethodPost, protocol.PathPull, body, map[string]string{"Accept-Encoding": encoding})
+			if status != http.StatusOK {
+				b.Fatalf("pull: %d", status)
+			}
+			var page protocol.PullResponse
+			if err := json.Unmarshal(out, &page); err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range page.Changes {
+				if c.Collection == "encounters" {
+					n++
+				}
+			}
+			d.cursor = page.Cursor
+			if !page.HasMore {
+				break
+			}
+		}
+		if n < total {
+			b.Fatalf("first sync received %d encounters, want %d", n, total)
+		}
+	}
+	b.ReportMetric(float64(b.N*total)/time.Since(start).Seconds(), "records/s")
+}

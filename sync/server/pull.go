@@ -1,0 +1,485 @@
+package server
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/tandem-outreach/tandem/internal/access"
+	"github.com/tandem-outreach/tandem/internal/audit"
+	"github.com/tandem-outreach/tandem/sync/changefeed"
+	"github.com/tandem-outreach/tandem/sync/protocol"
+)
+
+// scanFactor bounds how many feed rows one page may read per change it may
+// send: rows of other teams are skipped cheaply, but not without end.
+const scanFactor = 20
+
+// handlePull serves PathPull: one page of changes after the cursor,
+// scoped and redacted for the user, streamed as it is read.
+func handlePull(e *core.RequestEvent) error {
+	sess, ferr := open(e)
+	if ferr != nil {
+		return fail(e, ferr)
+	}
+	req, ferr := parsePullRequest(e)
+	if ferr != nil {
+		return fail(e, ferr)
+	}
+	cursor, err := protocol.ParseCursor(req.Cursor)
+	if err != nil {
+		return fail(e, perr(http.StatusBadRequest, protocol.CodeBadCursor,
+			"The cursor %q was not issued by this server. Drop pulled records (keep unpushed work) and pull from the empty cursor.", truncate(req.Cursor, 60)))
+	}
+	limit := clamp(req.Limit, protocol.DefaultPullLimit, protocol.MaxPullLimit)
+	maxBytes := clamp(req.MaxBytes, protocol.DefaultPullMaxBytes, protocol.MaxPullMaxBytes)
+
+	fp, err := sess.scopeFingerprint(e.App)
+	if err != nil {
+		return fail(e, perr(http.StatusInternalServerError, protocol.CodeInternal, "Could not read the access epoch: %v", err))
+	}
+	status, reason := protocol.StatusOK, ""
+	if req.Cursor != "" {
+		pruned, err1 := changefeed.PrunedThrough(e.App)
+		head, err2 := changefeed.Head(e.App)
+		if err1 != nil || err2 != nil {
+			return fail(e, perr(http.StatusInternalServerError, protocol.CodeInternal, "Could not read the change feed."))
+		}
+		switch {
+		case cursor.Scope != fp:
+			status, reason = protocol.StatusRescope, "Your access changed (teams, role, organisation or a sharing agreement). Drop pulled records, keep unpushed work, and pull from the start."
+		case cursor.Seq < pruned:
+			status, reason = protocol.StatusReset, fmt.Sprintf("This device last synced before the server forgot old deletions (%d days). Drop pulled records, keep unpushed work, and pull from the start.", int(tombstoneWindow(e.App).Hours()/24))
+		case cursor.Seq > head:
+			status, reason = protocol.StatusReset, "The server's data is older than this device's cursor (restored from a backup?). Drop pulled records, keep unpushed work, and pull from the start."
+		}
+	}
+
+	w := e.Response
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Add("Vary", "Accept-Encoding")
+	var out io.Writer = w
+	var gz *gzip.Writer
+	if acceptsGzip(e.Request.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		out = gz
+	}
+	w.WriteHeader(http.StatusOK)
+
+	buf := make([]byte, 0, 64<<10)
+	buf = fmt.Appendf(buf, `{"protocol":%d,"schema":%d,"status":%q,`, sess.protocol, sess.schema, status)
+	if reason != "" {
+		buf = append(buf, `"reason":`...)
+		buf = appendString(buf, reason)
+		buf = append(buf, ',')
+	}
+	buf = fmt.Appendf(buf, `"server_time":%q,"changes":[`, time.Now().UTC().Format(time.RFC3339Nano))
+
+	stats := pullStats{}
+	next := cursor
+	next.Scope = fp
+	hasMore := status != protocol.StatusOK
+	if status == protocol.StatusOK {
+		decider, err := access.NewDecider(e.App, sess.viewer)
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		p := &pager{app: e.App, sess: sess, decider: decider, out: out, buf: buf, limit: limit, maxBytes: maxBytes, stats: &stats}
+		last, more, err := p.run(cursor.Seq)
+		if err != nil {
+			e.App.Logger().Error("sync pull failed", "error", err, "device", sess.device)
+			panic(http.ErrAbortHandler) // the device sees a broken answer and keeps its cursor
+		}
+		buf = p.buf
+		next.Seq, hasMore = last, more
+	} else {
+		next = protocol.Cursor{}
+	}
+
+	nextStr := next.String()
+	// Every sync to a device leaves an audit event, committed before the
+	// device gets the cursor that acknowledges the page.
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		if err := audit.Append(tx, audit.Event{
+			Actor: sess.user.Id, ActorKind: "user", Device: sess.device, Action: "sync_pull",
+			Details: map[string]any{
+				"from": cursor.Seq, "to": next.Seq, "status": status, "upserts": stats.upserts,
+				"evictions": stats.evictions, "deletes": stats.deletes, "redacted_fields": stats.redacted,
+				"protocol": sess.protocol, "schema": sess.schema,
+			},
+		}); err != nil {
+			return err
+		}
+		return sess.touchDevice(tx, &nextStr)
+	})
+	if err != nil {
+		e.App.Logger().Error("sync pull audit failed", "error", err, "device", sess.device)
+		panic(http.ErrAbortHandler)
+	}
+	buf = append(buf, `],"cursor":`...)
+	buf = appendString(buf, nextStr)
+	buf = fmt.Appendf(buf, `,"has_more":%t}`, hasMore)
+	if _, err := out.Write(buf); err != nil {
+		return nil // the device went away; it keeps its old cursor
+	}
+	if gz != nil {
+		return gz.Close()
+	}
+	return nil
+}
+
+type pullStats struct{ upserts, evictions, deletes, redacted int }
+
+// pager reads the feed and writes changes until a limit is reached.
+type pager struct {
+	app      core.App
+	sess     *session
+	decider  *access.Decider
+	out      io.Writer
+	buf      []byte
+	limit    int
+	maxBytes int
+	stats    *pullStats
+	written  int // bytes of changes so far
+	emitted  int
+	free     []map[string]any // record maps to reuse
+}
+
+// alloc returns an empty record map, reusing one from an earlier batch.
+func (p *pager) alloc() map[string]any {
+	if n := len(p.free); n > 0 {
+		m := p.free[n-1]
+		p.free = p.free[:n-1]
+		return m
+	}
+	return make(map[string]any, 24)
+}
+
+// recycle keeps a batch's record maps for the next batch.
+func (p *pager) recycle(records map[string]map[string]map[string]any) {
+	for _, m := range records {
+		for _, rec := range m {
+			clear(rec)
+			p.free = append(p.free, rec)
+		}
+	}
+}
+
+// run streams changes after seq. It returns the cursor sequence to hand
+// out (the last row read or sent) and whether more changes may wait.
+func (p *pager) run(after int64) (int64, bool, error) {
+	db, ok := p.app.ConcurrentDB().(*dbx.DB)
+	if !ok {
+		return after, false, fmt.Errorf("unexpected database type %T", p.app.ConcurrentDB())
+	}
+	// One read transaction: the page is a consistent snapshot.
+	tx, err := db.Begin()
+	if err != nil {
+		return after, false, err
+	}
+	defer tx.Rollback()
+
+	pos := after
+	scanned := 0
+	maxScan := p.limit * scanFactor
+	for {
+		want := p.limit - p.emitted
+		if want > 1000 {
+			want = 1000
+		}
+		var batch []changefeed.Entry
+		err := changefeed.Scan(tx, pos, want, func(en changefeed.Entry) error {
+			batch = append(batch, en)
+			return nil
+		})
+		if err != nil {
+			return after, false, err
+		}
+		if len(batch) == 0 {
+			return pos, false, nil
+		}
+		scanned += len(batch)
+		records, err := p.load(tx, batch)
+		if err != nil {
+			return after, false, err
+		}
+		for _, en := range batch {
+			if !en.InScope(p.sess.viewer.Teams) {
+				pos = en.Seq
+				continue
+			}
+			mark := len(p.buf)
+			if p.emitted > 0 {
+				p.buf = append(p.buf, ',')
+			}
+			var kind changeKind
+			var redacted int
+			p.buf, kind, redacted = p.encode(p.buf, en, records)
+			if kind == kindNone {
+				p.buf = p.buf[:mark]
+				pos = en.Seq
+				continue
+			}
+			size := len(p.buf) - mark
+			if p.emitted > 0 && p.written+size > p.maxBytes {
+				p.buf = p.buf[:mark]
+				return pos, true, nil // this change starts the next page
+			}
+			p.stats.count(kind, redacted)
+			p.written += size
+			p.emitted++
+			pos = en.Seq
+			if len(p.buf) >= 32<<10 {
+				if _, err := p.out.Write(p.buf); err != nil {
+					return after, false, err
+				}
+				p.buf = p.buf[:0]
+			}
+			if p.emitted >= p.limit || p.written >= p.maxBytes {
+				return pos, true, nil
+			}
+		}
+		p.recycle(records)
+		if len(batch) < want {
+			return pos, false, nil
+		}
+		if scanned >= maxScan {
+			return pos, true, nil
+		}
+	}
+}
+
+// load reads the current state of the in-scope upserted records of a
+// batch, by collection, in a few queries: by rowid (the feed's hint, no id
+// index needed) and, for any record the hint missed, by id.
+func (p *pager) load(db dbx.Builder, batch []changefeed.Entry) (map[string]map[string]map[string]any, error) {
+	type want struct {
+		ids  []string
+		rids []int64
+	}
+	wants := map[string]*want{}
+	for _, en := range batch {
+		if en.Op == protocol.OpUpsert && en.InScope(p.sess.viewer.Teams) {
+			w := wants[en.Collection]
+			if w == nil {
+				w = &want{}
+				wants[en.Collection] = w
+			}
+			w.ids = append(w.ids, en.RecordID)
+			if en.RowID > 0 {
+				w.rids = append(w.rids, en.RowID)
+			}
+		}
+	}
+	out := make(map[string]map[string]map[string]any, len(wants))
+	for coll, w := range wants {
+		s, err := schemaOf(p.app, coll)
+		if err != nil {
+			continue // collection removed: its rows are skipped
+		}
+		m, err := readRecordsWhere(db, s, "rowid", w.rids, p.alloc)
+		if err != nil {
+			return nil, err
+		}
+		var missing []string
+		for _, id := range w.ids {
+			if m[id] == nil {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			more, err := readRecords(db, s, missing)
+			if err != nil {
+				return nil, err
+			}
+			for id, rec := range more {
+				m[id] = rec
+			}
+		}
+		out[coll] = m
+		// Consents of every person on the page in a few queries, not one
+		// per record.
+		rows := make([]map[string]any, 0, len(m))
+		for _, rec := range m {
+			rows = append(rows, rec)
+		}
+		if err := p.decider.Preload(coll, rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readRecords loads records by id as sync values.
+func readRecords(db dbx.Builder, s *schema, ids []string) (map[string]map[string]any, error) {
+	return readRecordsWhere(db, s, "id", ids, nil)
+}
+
+// readRecordsWhere loads the records whose column (id or rowid) is in
+// keys, as sync values keyed by id. The keys travel as one bound JSON
+// array: the statement text stays the same, so SQLite prepares it quickly
+// whatever their number.
+//
+// alloc, when not nil, supplies the maps records are decoded into (a pull
+// recycles them from page to page).
+func readRecordsWhere[K string | int64](db dbx.Builder, s *schema, column string, keys []K, alloc func() map[string]any) (map[string]map[string]any, error) {
+	out := make(map[string]map[string]any, len(keys))
+	vals := make([]any, len(s.fields))
+	ptrs := make([]any, len(s.fields))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for start := 0; start < len(keys); start += 1000 {
+		chunk, _ := json.Marshal(keys[start:min(start+1000, len(keys))])
+		rows, err := db.NewQuery("SELECT " + s.columns + " FROM [[" + s.collection.Name + "]] WHERE " + column + " IN (SELECT value FROM json_each({:keys}))").
+			Bind(dbx.Params{"keys": string(chunk)}).Rows()
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var rec map[string]any
+			if alloc != nil {
+				rec = alloc()
+			} else {
+				rec = make(map[string]any, len(s.fields))
+			}
+			for i := range s.fields {
+				rec[s.fields[i].name] = s.fields[i].decode(vals[i])
+			}
+			out[asString(rec["id"])] = rec
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// changeKind is what encode wrote.
+type changeKind int
+
+const (
+	kindNone changeKind = iota
+	kindDelete
+	kindEvict
+	kindUpsert
+)
+
+func (st *pullStats) count(k changeKind, redacted int) {
+	switch k {
+	case kindDelete:
+		st.deletes++
+	case kindEvict:
+		st.evictions++
+	case kindUpsert:
+		st.upserts++
+		st.redacted += redacted
+	}
+}
+
+// encode appends one feed entry, rendered for this user, to dst. It
+// writes nothing (kindNone) for a record that vanished between reads: its
+// tombstone follows.
+func (p *pager) encode(dst []byte, en changefeed.Entry, records map[string]map[string]map[string]any) ([]byte, changeKind, int) {
+	head := func(op, reason string) []byte {
+		dst = append(dst, `{"seq":`...)
+		dst = strconv.AppendInt(dst, en.Seq, 10)
+		dst = append(dst, `,"collection":`...)
+		dst = appendString(dst, en.Collection)
+		dst = append(dst, `,"id":`...)
+		dst = appendString(dst, en.RecordID)
+		dst = append(dst, `,"op":"`...)
+		dst = append(dst, op...)
+		dst = append(dst, `","reason":`...)
+		return appendString(dst, reason)
+	}
+	if en.Op == protocol.OpDelete {
+		return append(head(protocol.OpDelete, protocol.ReasonDeleted), '}'), kindDelete, 0
+	}
+	rec := records[en.Collection][en.RecordID]
+	if rec == nil {
+		return dst, kindNone, 0
+	}
+	if !p.decider.Visible(en.Collection, rec) {
+		return append(head(protocol.OpEvict, protocol.ReasonAccess), '}'), kindEvict, 0
+	}
+	redacted := len(p.decider.Redact(en.Collection, rec))
+	s, err := schemaOf(p.app, en.Collection)
+	if err != nil {
+		return dst, kindNone, 0
+	}
+	dst = head(protocol.OpUpsert, en.Reason)
+	dst = append(dst, `,"record":`...)
+	dst = appendRecord(dst, s, p.sess.schema, rec)
+	return append(dst, '}'), kindUpsert, redacted
+}
+
+// parsePullRequest reads the request from the query (GET) or body (POST).
+func parsePullRequest(e *core.RequestEvent) (protocol.PullRequest, *protocol.Error) {
+	var req protocol.PullRequest
+	if e.Request.Method == http.MethodPost && e.Request.ContentLength != 0 {
+		body, err := io.ReadAll(io.LimitReader(e.Request.Body, 64<<10))
+		if err != nil {
+			return req, perr(http.StatusBadRequest, protocol.CodeInvalidJSON, "Could not read the request body: %v", err)
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, &req); err != nil {
+				return req, perr(http.StatusBadRequest, protocol.CodeInvalidJSON,
+					"The pull body must be JSON like {\"cursor\": \"...\", \"limit\": 1000}: %v", err)
+			}
+		}
+		return req, nil
+	}
+	q := e.Request.URL.Query()
+	req.Cursor = q.Get("cursor")
+	for name, dst := range map[string]*int{"limit": &req.Limit, "max_bytes": &req.MaxBytes} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return req, perr(http.StatusBadRequest, protocol.CodeInvalidRequest, "%s must be a positive whole number.", name)
+			}
+			*dst = n
+		}
+	}
+	return req, nil
+}
+
+func clamp(v, def, max int) int {
+	if v <= 0 {
+		return def
+	}
+	if v > max {
+		return max
+	}
+	return v
+}
+
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

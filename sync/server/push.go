@@ -1,0 +1,130 @@
+package server
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/tandem-outreach/tandem/internal/access"
+	"github.com/tandem-outreach/tandem/sync/changefeed"
+	"github.com/tandem-outreach/tandem/sync/protocol"
+)
+
+// handlePush serves PathPush: a batch of mutations applied in one
+// transaction, each inside its own savepoint so a bad one never blocks the
+// rest, each answered with its own result. Results are stored under the
+// mutation id: a replay returns them unchanged and changes nothing.
+//
+// The whole batch commits or none of it does: a server killed mid-push
+// leaves nothing half-applied, and the device's retry is safe.
+func handlePush(e *core.RequestEvent) error {
+	sess, ferr := open(e)
+	if ferr != nil {
+		return fail(e, ferr)
+	}
+	var src io.Reader = http.MaxBytesReader(e.Response, e.Request.Body, protocol.MaxPushBodyBytes)
+	if strings.EqualFold(e.Request.Header.Get("Content-Encoding"), "gzip") {
+		gz, err := gzip.NewReader(src)
+		if err != nil {
+			return fail(e, perr(http.StatusBadRequest, protocol.CodeInvalidJSON, "The push body says gzip but is not: %v. Nothing was applied.", err))
+		}
+		defer gz.Close()
+		// The limit applies to the inflated body too: no decompression bombs.
+		src = io.LimitReader(gz, protocol.MaxPushBodyBytes+1)
+	}
+	body, err := io.ReadAll(src)
+	if err == nil && len(body) > protocol.MaxPushBodyBytes {
+		err = &http.MaxBytesError{Limit: protocol.MaxPushBodyBytes}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(e, perr(http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge,
+				"The push body is over %d MiB. Send the queue in smaller batches (at most %d mutations).", protocol.MaxPushBodyBytes>>20, protocol.MaxMutationsPerPush))
+		}
+		return fail(e, perr(http.StatusBadRequest, protocol.CodeInvalidJSON, "Could not read the push body (connection cut?): %v. Nothing was applied; retry.", err))
+	}
+	var envelope struct {
+		Mutations []json.RawMessage `json:"mutations"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		return fail(e, perr(http.StatusBadRequest, protocol.CodeInvalidJSON,
+			"The push body is not valid JSON (%v). Nothing was applied; send {\"mutations\": [...]}.", err))
+	}
+	if envelope.Mutations == nil {
+		return fail(e, perr(http.StatusBadRequest, protocol.CodeInvalidRequest, "The push body must hold a \"mutations\" list."))
+	}
+	if len(envelope.Mutations) > protocol.MaxMutationsPerPush {
+		return fail(e, perr(http.StatusRequestEntityTooLarge, protocol.CodeBatchTooLarge,
+			"%d mutations in one push; send at most %d per push, oldest first.", len(envelope.Mutations), protocol.MaxMutationsPerPush))
+	}
+	decider, err := access.NewDecider(e.App, sess.viewer)
+	if err != nil {
+		return fail(e, perr(http.StatusInternalServerError, protocol.CodeInternal, "Could not prepare access decisions: %v", err))
+	}
+
+	results := make([]protocol.MutationResult, len(envelope.Mutations))
+	var teams map[string]bool
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		if err := changefeed.SetWriter(tx, sess.device); err != nil {
+			return err
+		}
+		ap := newApplier(tx, sess, decider)
+		defer ap.close()
+		batch := make([]parsed, len(envelope.Mutations))
+		for i, raw := range envelope.Mutations {
+			batch[i] = parse(raw)
+		}
+		if err := ap.prefetch(batch); err != nil {
+			return err
+		}
+		for i := range batch {
+			res, err := ap.apply(&batch[i])
+			if err != nil {
+				return err
+			}
+			results[i] = res
+		}
+		if err := ap.flush(); err != nil {
+			return err
+		}
+		if err := sess.touchDevice(tx, nil); err != nil {
+			return err
+		}
+		teams = ap.teams
+		return changefeed.SetWriter(tx, "")
+	})
+	if err != nil {
+		e.App.Logger().Error("sync push failed", "error", err, "device", sess.device)
+		return fail(e, perr(http.StatusInternalServerError, protocol.CodeInternal,
+			"The server could not apply this push; nothing of it was kept. Retry the same batch (replays are safe)."))
+	}
+	nudge(e.App, teams)
+	return e.JSON(http.StatusOK, protocol.PushResponse{Protocol: sess.protocol, Schema: sess.schema, Results: results})
+}
+
+// rejectedResult builds a rejection for one mutation.
+func rejectedResult(m *protocol.Mutation, pe *protocol.Error) protocol.MutationResult {
+	pe.Status = 0
+	return protocol.MutationResult{MutationID: m.MutationID, Status: protocol.ResultRejected, Collection: m.Collection, RecordID: m.RecordID, Error: pe}
+}
+
+// asProtocolError extracts a rejection from an error returned while
+// applying one mutation; ok is false for failures of the server itself.
+func asProtocolError(err error) (*protocol.Error, bool) {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	return nil, false
+}
+
+func rejectf(code, field, format string, args ...any) error {
+	return &protocol.Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
