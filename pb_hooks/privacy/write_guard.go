@@ -17,6 +17,8 @@ const CodeCompartmentWriteForbidden = "compartment_write_forbidden"
 // A user may not change a field they may not see: an officer overwriting a
 // clinician's notes would destroy data they cannot even read. Sending a
 // hidden field back unchanged (clients that PATCH whole records) is fine.
+// On a create only the role ceiling applies: an officer may write down the
+// street name they heard, but never clinical notes.
 func registerWriteGuard(app core.App) {
 	guard := func(e *core.RecordRequestEvent) error {
 		comps := access.FieldCompartments[e.Collection.Name]
@@ -47,7 +49,15 @@ func registerWriteGuard(app core.App) {
 		for key := range info.Body {
 			name := strings.TrimRight(strings.TrimLeft(key, "+"), "+-")
 			c, ok := comps[name]
-			if !ok || d.CompartmentVisible(e.Collection.Name, fields, c) {
+			if !ok {
+				continue
+			}
+			// A create discloses nothing the writer does not already know, so
+			// only the role ceiling applies (the sync push does the same).
+			if e.Record.IsNew() && d.Viewer().RoleAllows(c) {
+				continue
+			}
+			if !e.Record.IsNew() && d.CompartmentVisible(e.Collection.Name, fields, c) {
 				continue
 			}
 			var was any

@@ -103,4 +103,9 @@ const (
 	// CodeDuplicateMutation: the same mutation_id appears with a different
 	// collection or record than the one it was first seen with.
 	CodeDuplicateMutation = "mutation_id_reused"
+	// CodeCompartmentWriteForbidden: the mutation changes a field in a
+	// compartment the user may not see (an officer and clinical notes). The
+	// records API refuses the same write with the same code. Sending a hidden
+	// field back unchanged is not refused.
+	CodeCompartmentWriteForbidden = "compartment_write_forbidden"
 )

@@ -507,6 +507,9 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 	if err := a.mayWriteScope(m.Collection, values); err != nil {
 		return protocol.MutationResult{}, err
 	}
+	if err := a.guardCompartments(m, nil, values); err != nil {
+		return protocol.MutationResult{}, err
+	}
 	if m.Collection == domain.BedHolds {
 		if st, _ := values["status"].(string); st != "" && st != domain.HoldRequested {
 			return protocol.MutationResult{}, rejectf(protocol.CodeServerAuthoritative, "status",
@@ -552,6 +555,50 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 	return a.headResult(m, protocol.ResultApplied, nil)
 }
 
+// guardCompartments refuses a change to a field the pushing user may not
+// see, exactly as the records API does (pb_hooks/privacy): an officer must
+// not overwrite clinical notes they cannot read, nor plant them. current is
+// the stored record for an update and nil for a create.
+//
+// An update is decided on the record as stored (role, agreement and
+// consent), so a write cannot widen its own access by changing who recorded
+// it. A create discloses nothing the writer does not already know, so only
+// the role ceiling applies: a clinician records substance-use notes about an
+// anonymous contact, an officer writes down the street name they heard.
+// A hidden field sent back unchanged (or empty, on a create) is dropped
+// rather than refused, so clients that send whole records keep working.
+func (a *applier) guardCompartments(m *protocol.Mutation, current, values map[string]any) error {
+	comps := access.FieldCompartments[m.Collection]
+	if len(comps) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first offending field named is stable
+	for _, name := range names {
+		c, ok := comps[name]
+		if !ok {
+			continue
+		}
+		if current == nil && a.decider.Viewer().RoleAllows(c) {
+			continue
+		}
+		if current != nil && a.decider.CompartmentVisible(m.Collection, current, c) {
+			continue
+		}
+		v := values[name]
+		if (current == nil && isEmptyValue(v)) || (current != nil && merge.Equal(current[name], v)) {
+			delete(values, name)
+			continue
+		}
+		return rejectf(protocol.CodeCompartmentWriteForbidden, name,
+			"You may not write %s: it belongs to the %s compartment, which your role, agency or the person's consent does not open to you. The rest of your queue was applied.", name, c)
+	}
+	return nil
+}
+
 // created remembers that a record now exists, for relation checks of later
 // mutations in the push.
 func (a *applier) created(m *protocol.Mutation) {
@@ -582,6 +629,9 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 		if err := a.mayWriteScope(m.Collection, values); err != nil {
 			return protocol.MutationResult{}, err
 		}
+	}
+	if err := a.guardCompartments(m, current, values); err != nil {
+		return protocol.MutationResult{}, err
 	}
 	if m.Collection == domain.BedHolds {
 		for name, v := range values {

@@ -259,7 +259,9 @@ func TestMergePolicies(t *testing.T) {
 // neither beat later edits nor vanish.
 func TestScenario6WrongClock(t *testing.T) {
 	w := newWorld(t)
-	fast, slow := newDevice(t, w.env, w.worker), newDevice(t, w.env, w.officer)
+	// Both tablets belong to the outreach agency that recorded the location,
+	// so both may see and edit it (an officer would need an agreement).
+	fast, slow := newDevice(t, w.env, w.worker), newDevice(t, w.env, w.lead)
 	enc := newUUID()
 	// The fast tablet's encounter is stamped a day ahead: kept as reported.
 	fast.push(t, create(t, "encounters", enc, map[string]any{"team": w.north.Id, "occurred_at": "2026-11-23 21:00:00Z", "encounter_type": "outreach", "location_note": "bridge"}))
