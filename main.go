@@ -9,6 +9,7 @@ import (
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/pocketbase/pocketbase/tools/osutils"
 
 	"github.com/tandem-outreach/tandem/internal/audit"
 	"github.com/tandem-outreach/tandem/internal/demo"
@@ -18,7 +19,15 @@ import (
 )
 
 func main() {
-	app := pocketbase.New()
+	app := pocketbase.NewWithConfig(pocketbase.Config{
+		DefaultDev: osutils.IsProbablyGoRun(),
+		// PocketBase allows 120 concurrent SQLite readers, each caching up
+		// to 32 MB of pages. A hub on a small machine gains nothing from
+		// more readers than it has cores to run them, and hundreds of
+		// tablets pulling at once would otherwise push memory past 800 MB.
+		DataMaxOpenConns: 16,
+		DataMaxIdleConns: 16,
+	})
 
 	// Migrations are Go code compiled in; never generate them from the
 	// dashboard, so a running hub cannot drift from the repository.

@@ -52,6 +52,25 @@ func New(t testing.TB) *Env {
 	return env
 }
 
+// NewStock starts plain PocketBase for baselines: the same test app and
+// loopback server as New, but with none of Tandem's hooks, routes or jobs
+// registered. (Tandem's collections still exist, because Go migrations
+// register globally; a baseline should use a collection of its own.)
+func NewStock(t testing.TB) *Env {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatalf("testenv: start app: %v", err)
+	}
+	env := &Env{App: app}
+	env.serve(t, nil)
+	t.Cleanup(func() {
+		env.Server.Close()
+		env.App.Cleanup()
+	})
+	return env
+}
+
 // serve builds the router of env.App and serves it over HTTP, on ln when
 // given (a restart keeps the address) or on a new loopback port.
 func (e *Env) serve(t testing.TB, ln net.Listener) {

@@ -1,6 +1,7 @@
 package changefeed
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -83,4 +84,40 @@ func parseIDArray(s string) []string {
 		}
 	}
 	return out
+}
+
+// ScanTeams is Scan restricted to the feed rows that teams (or everyone,
+// GlobalScope) may hold, read through the sync_change_scopes index: a pull
+// costs what its own teams changed, not what the whole hub changed.
+//
+// Each team's rows are read in sequence order up to limit, then merged, so
+// a first sync of a large team never sorts more than (teams+1) × limit rows.
+func ScanTeams(db dbx.Builder, after int64, limit int, teams []string, fn func(Entry) error) error {
+	params := dbx.Params{"after": after, "limit": limit, "t0": GlobalScope}
+	parts := []string{`SELECT seq FROM (SELECT seq FROM sync_change_scopes WHERE team = {:t0} AND seq > {:after} ORDER BY seq LIMIT {:limit})`}
+	for i, t := range teams {
+		key := "t" + strconv.Itoa(i+1)
+		params[key] = t
+		parts = append(parts, `SELECT seq FROM (SELECT seq FROM sync_change_scopes WHERE team = {:`+key+`} AND seq > {:after} ORDER BY seq LIMIT {:limit})`)
+	}
+	rows, err := db.NewQuery(`SELECT c.seq, c.collection, c.record_id, c.op, c.reason, c.scope, c.device, c.rid
+		FROM (SELECT seq FROM (` + strings.Join(parts, " UNION ") + `) ORDER BY seq LIMIT {:limit}) s
+		JOIN sync_changes c ON c.seq = s.seq
+		ORDER BY s.seq`).Bind(params).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		var scope string
+		if err := rows.Scan(&e.Seq, &e.Collection, &e.RecordID, &e.Op, &e.Reason, &scope, &e.Device, &e.RowID); err != nil {
+			return err
+		}
+		e.Scope = parseIDArray(scope)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

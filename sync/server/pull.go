@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -25,6 +27,15 @@ const scanFactor = 20
 
 // handlePull serves PathPull: one page of changes after the cursor,
 // scoped and redacted for the user, streamed as it is read.
+// pullSlots bounds how many pulls encode pages at once (see handlePull).
+var pullSlots = make(chan struct{}, 2*runtime.NumCPU()+2)
+
+// gzipPool reuses compressors: each holds about a megabyte of state.
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
 func handlePull(e *core.RequestEvent) error {
 	sess, ferr := open(e)
 	if ferr != nil {
@@ -63,6 +74,17 @@ func handlePull(e *core.RequestEvent) error {
 		}
 	}
 
+	// Encoding a page takes CPU and about a megabyte of compressor state.
+	// Hundreds of tablets reconnecting at once would otherwise all encode
+	// together: memory grows with the crowd and every pull gets slower.
+	// Waiting for a slot keeps both bounded; the client sees only latency.
+	select {
+	case pullSlots <- struct{}{}:
+		defer func() { <-pullSlots }()
+	case <-e.Request.Context().Done():
+		return e.Request.Context().Err()
+	}
+
 	w := e.Response
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -71,7 +93,9 @@ func handlePull(e *core.RequestEvent) error {
 	var gz *gzip.Writer
 	if acceptsGzip(e.Request.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		gz = gzipPool.Get().(*gzip.Writer)
+		gz.Reset(w)
+		defer gzipPool.Put(gz)
 		out = gz
 	}
 	w.WriteHeader(http.StatusOK)
@@ -175,6 +199,21 @@ func (p *pager) recycle(records map[string]map[string]map[string]any) {
 	}
 }
 
+// caughtUp is the cursor of a device that has everything its teams may
+// hold: the feed head of the page's snapshot. Other teams' rows after pos
+// are never read (ScanTeams skips them), so without this a quiet team's
+// cursor would lag the hub and look older than the tombstone window.
+func caughtUp(tx *dbx.Tx, pos int64) (int64, bool, error) {
+	var head int64
+	if err := tx.NewQuery("SELECT COALESCE(MAX(seq), 0) FROM sync_changes").Row(&head); err != nil {
+		return pos, false, err
+	}
+	if head > pos {
+		pos = head
+	}
+	return pos, false, nil
+}
+
 // run streams changes after seq. It returns the cursor sequence to hand
 // out (the last row read or sent) and whether more changes may wait.
 func (p *pager) run(after int64) (int64, bool, error) {
@@ -198,7 +237,7 @@ func (p *pager) run(after int64) (int64, bool, error) {
 			want = 1000
 		}
 		var batch []changefeed.Entry
-		err := changefeed.Scan(tx, pos, want, func(en changefeed.Entry) error {
+		err := changefeed.ScanTeams(tx, pos, want, p.sess.viewer.Teams, func(en changefeed.Entry) error {
 			batch = append(batch, en)
 			return nil
 		})
@@ -206,10 +245,19 @@ func (p *pager) run(after int64) (int64, bool, error) {
 			return after, false, err
 		}
 		if len(batch) == 0 {
-			return pos, false, nil
+			return caughtUp(tx, pos)
 		}
 		scanned += len(batch)
-		records, err := p.load(tx, batch)
+		// Read only the records this viewer's teams ever held: on a busy hub
+		// most feed rows belong to other teams, and loading them would make
+		// every pull cost as much as the whole hub's traffic.
+		mine := make([]changefeed.Entry, 0, len(batch))
+		for _, en := range batch {
+			if en.InScope(p.sess.viewer.Teams) {
+				mine = append(mine, en)
+			}
+		}
+		records, err := p.load(tx, mine)
 		if err != nil {
 			return after, false, err
 		}
@@ -251,7 +299,7 @@ func (p *pager) run(after int64) (int64, bool, error) {
 		}
 		p.recycle(records)
 		if len(batch) < want {
-			return pos, false, nil
+			return caughtUp(tx, pos)
 		}
 		if scanned >= maxScan {
 			return pos, true, nil
