@@ -127,6 +127,9 @@ const NotesSeparator = "\n\n--- merged from another device ---\n"
 var ServerFields = map[string][]string{
 	"*":         {"created", "updated"},
 	"bed_holds": {"held_until", "decided_at", "reason"},
+	// Merging persons moves their encounters, referrals and follow-ups too
+	// and must be undoable, so only the merge route sets the link.
+	"persons": {"merged_into"},
 }
 
 // Schema1Fields are the fields of each synced collection in schema version 1

@@ -53,3 +53,24 @@ func TestPushCannotWriteHiddenCompartments(t *testing.T) {
 	// The clinician may change them.
 	mustStatus(t, clinician.push(t, updateM(t, "encounters", enc, 0, map[string]any{"clinical_notes": "Reviewed."})).Results[0], protocol.ResultApplied)
 }
+
+// TestPushCannotSetMergeLink: linking duplicate persons moves their records
+// and must be undoable, so only the merge route may set merged_into.
+func TestPushCannotSetMergeLink(t *testing.T) {
+	w := newWorld(t)
+	lead := newDevice(t, w.env, w.lead)
+	a, b := newUUID(), newUUID()
+	res := lead.push(t,
+		create(t, "persons", a, map[string]any{"display_name": "Smokey", "teams": []string{w.north.Id}}),
+		create(t, "persons", b, map[string]any{"display_name": "Smoke", "teams": []string{w.north.Id}}),
+	)
+	mustStatus(t, res.Results[0], protocol.ResultApplied)
+	mustStatus(t, res.Results[1], protocol.ResultApplied)
+	r := lead.push(t, updateM(t, "persons", b, 0, map[string]any{"merged_into": a})).Results[0]
+	if r.Status != protocol.ResultRejected || r.Error == nil || r.Error.Code != protocol.CodeFieldReadOnly || r.Error.Field != "merged_into" {
+		t.Fatalf("want rejected %s on merged_into, got %+v %+v", protocol.CodeFieldReadOnly, r, r.Error)
+	}
+	if n := count(t, w.env, `SELECT COUNT(*) FROM persons WHERE merged_into != ''`); n != 0 {
+		t.Fatal("a device set a merge link")
+	}
+}
