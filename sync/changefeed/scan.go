@@ -47,6 +47,12 @@ func Scan(db dbx.Builder, after int64, limit int, fn func(Entry) error) error {
 	if err != nil {
 		return err
 	}
+	return emit(rows, fn)
+}
+
+// emit reads feed rows (seq, collection, record_id, op, reason, scope,
+// device, rid) as they are consumed and hands each to fn.
+func emit(rows *dbx.Rows, fn func(Entry) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var e Entry
@@ -107,17 +113,5 @@ func ScanTeams(db dbx.Builder, after int64, limit int, teams []string, fn func(E
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e Entry
-		var scope string
-		if err := rows.Scan(&e.Seq, &e.Collection, &e.RecordID, &e.Op, &e.Reason, &scope, &e.Device, &e.RowID); err != nil {
-			return err
-		}
-		e.Scope = parseIDArray(scope)
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return emit(rows, fn)
 }

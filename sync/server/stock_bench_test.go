@@ -89,36 +89,7 @@ func BenchmarkStockPocketBase(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	b.Run("list-api-100k", func(b *testing.B) {
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			last, n := "", 0
-			for {
-				// The best paging form: keyset on id, no total count.
-				q := "/api/collections/stock_records/records?perPage=1000&skipTotal=1&sort=id"
-				if last != "" {
-					q += "&filter=" + urlQuery("id>'"+last+"'")
-				}
-				res := env.Do(b, http.MethodGet, q, "", nil)
-				var page struct {
-					Items []struct{ ID string } `json:"items"`
-				}
-				if res.Status != http.StatusOK {
-					b.Fatalf("list: %d %.200s", res.Status, res.Body)
-				}
-				res.JSON(b, &page)
-				if len(page.Items) == 0 {
-					break
-				}
-				n += len(page.Items)
-				last = page.Items[len(page.Items)-1].ID
-			}
-			if n < total {
-				b.Fatalf("list API paged %d records, want %d", n, total)
-			}
-		}
-		b.ReportMetric(float64(b.N*total)/time.Since(start).Seconds(), "records/s")
-	})
+	b.Run("list-api-100k", func(b *testing.B) { benchListAPI(b, env, "stock_records", "", total) })
 
 	b.Run("raw-sqlite-read-json-100k", func(b *testing.B) {
 		start := time.Now()
