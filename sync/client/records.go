@@ -256,30 +256,19 @@ func (c *Client) insertQueue(ctx context.Context, tx *sql.Tx, m protocol.Mutatio
 
 // queued reads queued mutations in order; where filters (with args).
 func (c *Client) queued(ctx context.Context, q querier, where string, args ...any) ([]protocol.Mutation, error) {
-	rows, err := q.QueryContext(ctx, `SELECT body FROM queue `+where+` ORDER BY pos`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []protocol.Mutation
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
-		}
-		var m protocol.Mutation
-		if err := json.Unmarshal([]byte(body), &m); err != nil {
-			return nil, fmt.Errorf("client: queued mutation is corrupt: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return readMutations(ctx, q, "queued", `SELECT body FROM queue `+where+` ORDER BY pos`, args...)
 }
 
 // awaiting reads the applied changes a pull has not brought back yet, in
 // the order they were made; and filters (with args).
 func (c *Client) awaiting(ctx context.Context, q querier, and string, args ...any) ([]protocol.Mutation, error) {
-	rows, err := q.QueryContext(ctx, `SELECT mutation FROM results WHERE awaiting = 1 `+and+` ORDER BY rowid`, args...)
+	return readMutations(ctx, q, "kept", `SELECT mutation FROM results WHERE awaiting = 1 `+and+` ORDER BY rowid`, args...)
+}
+
+// readMutations decodes the one JSON mutation column that query selects;
+// kind names the table's contents in the error for a corrupt row.
+func readMutations(ctx context.Context, q querier, kind, query string, args ...any) ([]protocol.Mutation, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +281,7 @@ func (c *Client) awaiting(ctx context.Context, q querier, and string, args ...an
 		}
 		var m protocol.Mutation
 		if err := json.Unmarshal([]byte(body), &m); err != nil {
-			return nil, fmt.Errorf("client: kept mutation is corrupt: %w", err)
+			return nil, fmt.Errorf("client: %s mutation is corrupt: %w", kind, err)
 		}
 		out = append(out, m)
 	}
