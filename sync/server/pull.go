@@ -176,11 +176,15 @@ type pager struct {
 	stats    *pullStats
 	written  int // bytes of changes so far
 	emitted  int
-	free     []map[string]any // record maps to reuse
+
+	mu   sync.Mutex
+	free []map[string]any // record maps to reuse, shared by reader and encoder
 }
 
 // alloc returns an empty record map, reusing one from an earlier batch.
 func (p *pager) alloc() map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if n := len(p.free); n > 0 {
 		m := p.free[n-1]
 		p.free = p.free[:n-1]
@@ -191,6 +195,8 @@ func (p *pager) alloc() map[string]any {
 
 // recycle keeps a batch's record maps for the next batch.
 func (p *pager) recycle(records map[string]map[string]map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, m := range records {
 		for _, rec := range m {
 			clear(rec)
@@ -203,65 +209,61 @@ func (p *pager) recycle(records map[string]map[string]map[string]any) {
 // hold: the feed head of the page's snapshot. Other teams' rows after pos
 // are never read (ScanTeams skips them), so without this a quiet team's
 // cursor would lag the hub and look older than the tombstone window.
-func caughtUp(tx *dbx.Tx, pos int64) (int64, bool, error) {
+func caughtUp(tx *dbx.Tx, pos int64) (int64, error) {
 	var head int64
 	if err := tx.NewQuery("SELECT COALESCE(MAX(seq), 0) FROM sync_changes").Row(&head); err != nil {
-		return pos, false, err
+		return pos, err
 	}
-	if head > pos {
-		pos = head
-	}
-	return pos, false, nil
+	return max(head, pos), nil
+}
+
+// readBatch is one batch of feed rows with the records they name, as the
+// reader hands it to the encoder. A batch with end set is the last: head
+// is then the cursor of a caught-up device (0 when the scan stopped early).
+type readBatch struct {
+	entries []changefeed.Entry
+	records map[string]map[string]map[string]any
+	end     bool
+	head    int64
+	err     error
 }
 
 // run streams changes after seq. It returns the cursor sequence to hand
 // out (the last row read or sent) and whether more changes may wait.
+//
+// Reading and encoding overlap: a reader goroutine scans the feed and loads
+// records in one read transaction (the page is a consistent snapshot) while
+// this goroutine redacts, encodes and writes the batch before. On a
+// two-core hub a first sync then costs about its SQLite reads, not the sum
+// of reads and encoding.
 func (p *pager) run(after int64) (int64, bool, error) {
 	db, ok := p.app.ConcurrentDB().(*dbx.DB)
 	if !ok {
 		return after, false, fmt.Errorf("unexpected database type %T", p.app.ConcurrentDB())
 	}
-	// One read transaction: the page is a consistent snapshot.
 	tx, err := db.Begin()
 	if err != nil {
 		return after, false, err
 	}
-	defer tx.Rollback()
+	batches := make(chan readBatch, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer tx.Rollback()
+		p.read(tx, after, batches, stop)
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
 
 	pos := after
-	scanned := 0
-	maxScan := p.limit * scanFactor
-	for {
-		want := p.limit - p.emitted
-		if want > 1000 {
-			want = 1000
+	for b := range batches {
+		if b.err != nil {
+			return after, false, b.err
 		}
-		var batch []changefeed.Entry
-		err := changefeed.ScanTeams(tx, pos, want, p.sess.viewer.Teams, func(en changefeed.Entry) error {
-			batch = append(batch, en)
-			return nil
-		})
-		if err != nil {
-			return after, false, err
-		}
-		if len(batch) == 0 {
-			return caughtUp(tx, pos)
-		}
-		scanned += len(batch)
-		// Read only the records this viewer's teams ever held: on a busy hub
-		// most feed rows belong to other teams, and loading them would make
-		// every pull cost as much as the whole hub's traffic.
-		mine := make([]changefeed.Entry, 0, len(batch))
-		for _, en := range batch {
-			if en.InScope(p.sess.viewer.Teams) {
-				mine = append(mine, en)
-			}
-		}
-		records, err := p.load(tx, mine)
-		if err != nil {
-			return after, false, err
-		}
-		for _, en := range batch {
+		for _, en := range b.entries {
 			if !en.InScope(p.sess.viewer.Teams) {
 				pos = en.Seq
 				continue
@@ -272,7 +274,7 @@ func (p *pager) run(after int64) (int64, bool, error) {
 			}
 			var kind changeKind
 			var redacted int
-			p.buf, kind, redacted = p.encode(p.buf, en, records)
+			p.buf, kind, redacted = p.encode(p.buf, en, b.records)
 			if kind == kindNone {
 				p.buf = p.buf[:mark]
 				pos = en.Seq
@@ -297,12 +299,81 @@ func (p *pager) run(after int64) (int64, bool, error) {
 				return pos, true, nil
 			}
 		}
-		p.recycle(records)
-		if len(batch) < want {
-			return caughtUp(tx, pos)
+		p.recycle(b.records)
+		if b.end {
+			if b.head == 0 {
+				return pos, true, nil // scanned enough other teams' rows for one page
+			}
+			return max(b.head, pos), false, nil
 		}
-		if scanned >= maxScan {
-			return pos, true, nil
+	}
+	return pos, true, nil
+}
+
+// read scans the feed after seq in batches for the encoder, stopping when
+// the page cannot take more, the feed ends, or stop is closed.
+func (p *pager) read(tx *dbx.Tx, after int64, out chan<- readBatch, stop <-chan struct{}) {
+	defer close(out)
+	send := func(b readBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	pos := after
+	scanned, inScope := 0, 0
+	maxScan := p.limit * scanFactor
+	for {
+		// No more in-scope rows than the page can take: reading ahead past
+		// the page would be wasted.
+		want := min(1000, p.limit-inScope)
+		if want <= 0 {
+			send(readBatch{end: true})
+			return
+		}
+		var batch []changefeed.Entry
+		err := changefeed.ScanTeams(tx, pos, want, p.sess.viewer.Teams, func(en changefeed.Entry) error {
+			batch = append(batch, en)
+			return nil
+		})
+		if err != nil {
+			send(readBatch{err: err})
+			return
+		}
+		if len(batch) == 0 {
+			head, err := caughtUp(tx, pos)
+			send(readBatch{end: true, head: head, err: err})
+			return
+		}
+		scanned += len(batch)
+		pos = batch[len(batch)-1].Seq
+		// Read only the records this viewer's teams ever held: on a busy hub
+		// most feed rows belong to other teams, and loading them would make
+		// every pull cost as much as the whole hub's traffic.
+		mine := make([]changefeed.Entry, 0, len(batch))
+		for _, en := range batch {
+			if en.InScope(p.sess.viewer.Teams) {
+				mine = append(mine, en)
+			}
+		}
+		inScope += len(mine)
+		records, err := p.load(tx, mine)
+		if err != nil {
+			send(readBatch{err: err})
+			return
+		}
+		b := readBatch{entries: batch, records: records}
+		switch {
+		case len(batch) < want:
+			b.end = true
+			b.head, b.err = caughtUp(tx, pos)
+		case scanned >= maxScan:
+			b.end = true
+		}
+		if !send(b) || b.end {
+			return
 		}
 	}
 }
