@@ -2,8 +2,10 @@
 // increasing sequence number for every change to a synced collection, written
 // in the same transaction as the change by SQLite triggers.
 //
-// Triggers, not Go hooks, write the feed, so every path is covered: the sync
-// push, the records API, the admin dashboard, migrations and raw SQL. SQLite
+// Triggers, not Go hooks, write the feed, so every path is covered: the
+// records API, the admin dashboard, hooks, migrations and raw SQL. The sync
+// push, the one path built for throughput, writes the same rows itself in
+// its transaction while the triggers stand down (Direct). SQLite
 // has one writer, so commit order is sequence order and a reader never sees
 // seq n+1 before seq n: a cursor never skips a change.
 //
@@ -93,6 +95,9 @@ func Register(app core.App) error {
 // current fields and gives a feed row to any record without one.
 func Ensure(app core.App) error {
 	return app.RunInTransaction(func(tx core.App) error {
+		if err := installScopeTriggers(tx); err != nil {
+			return err
+		}
 		for name := range synced {
 			c, err := tx.FindCollectionByNameOrId(name)
 			if err != nil {
@@ -215,12 +220,15 @@ func Prune(app core.App, window time.Duration, now time.Time) (PruneResult, erro
 	var res PruneResult
 	cutoff := now.Add(-window).UTC().Format("2006-01-02 15:04:05.000Z")
 	err := app.RunInTransaction(func(tx core.App) error {
+		// The newest feed row is never removed: sequence numbers are
+		// max(seq)+1, and removing it would hand its number out again.
+		const old = `op = 'delete' AND at < {:cut} AND seq < (SELECT MAX(seq) FROM sync_changes)`
 		var maxSeq sql.NullInt64
-		if err := tx.DB().NewQuery(`SELECT MAX(seq) FROM sync_changes WHERE op = 'delete' AND at < {:cut}`).
+		if err := tx.DB().NewQuery(`SELECT MAX(seq) FROM sync_changes WHERE ` + old).
 			Bind(dbx.Params{"cut": cutoff}).Row(&maxSeq); err != nil {
 			return err
 		}
-		r, err := tx.DB().NewQuery(`DELETE FROM sync_changes WHERE op = 'delete' AND at < {:cut}`).Bind(dbx.Params{"cut": cutoff}).Execute()
+		r, err := tx.DB().NewQuery(`DELETE FROM sync_changes WHERE ` + old).Bind(dbx.Params{"cut": cutoff}).Execute()
 		if err != nil {
 			return err
 		}
@@ -241,12 +249,4 @@ func Prune(app core.App, window time.Duration, now time.Time) (PruneResult, erro
 		return err
 	})
 	return res, err
-}
-
-// SetWriter records which device's push the current transaction applies,
-// so the triggers stamp feed rows and field versions with it. Call it with
-// the transactional app at the start of a push and with "" before commit.
-func SetWriter(tx core.App, device string) error {
-	_, err := tx.DB().NewQuery(`UPDATE sync_writer SET device = {:d} WHERE id = 1`).Bind(dbx.Params{"d": device}).Execute()
-	return err
 }

@@ -74,12 +74,18 @@ func compact(collection, idExpr string) string {
 	return fmt.Sprintf(`DELETE FROM sync_changes WHERE collection = '%s' AND record_id = %s AND seq < (SELECT MAX(seq) FROM sync_changes);`, collection, idExpr)
 }
 
-// triggerNames are the triggers of a collection: a fast and a general
-// variant for inserts and updates (chosen by WHEN, so the common case runs
-// the least SQL), and one for deletes.
+// triggerNames are the triggers of a collection: one per event. Each
+// trigger attached to a table costs every write to it, even when its WHEN
+// clause is false, so a collection has no more than one per event.
 func triggerNames(collection string) []string {
 	p := "tandem_sync_" + collection
-	return []string{p + "_ai", p + "_ai_reuse", p + "_au", p + "_au_rescope", p + "_ad"}
+	return []string{p + "_ai", p + "_au", p + "_ad"}
+}
+
+// retiredTriggerNames are triggers of earlier versions, dropped on upgrade.
+func retiredTriggerNames(collection string) []string {
+	p := "tandem_sync_" + collection
+	return []string{p + "_ai_reuse", p + "_au_rescope"}
 }
 
 // versionedFields are the fields whose changes get a per-field version.
@@ -124,15 +130,14 @@ func triggerSQL(c *core.Collection) []string {
 		return fmt.Sprintf(`INSERT INTO sync_changes (collection, record_id, op, reason, scope, device, rid) VALUES ('%s', %s, '%s', '%s', %s, %s, %s);`,
 			name, idExpr, op, reason, scope, writerExpr, rid)
 	}
+	latestScope := fmt.Sprintf(`(SELECT scope FROM sync_changes WHERE collection = '%s' AND record_id = NEW.id ORDER BY seq DESC LIMIT 1)`, name)
 
-	// A new record (the common case): no earlier row to merge or remove.
-	ai := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER INSERT ON [[%s]] WHEN NOT %s BEGIN\n%s\nEND",
-		names[0], name, hasRow(name, "NEW.id"),
-		insert("upsert", "write", "NEW.id", scopeExpr(name, "NEW")))
-	// An id that had a row before (re-created after a delete).
-	aiReuse := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER INSERT ON [[%s]] WHEN %s BEGIN\n%s\n%s\nEND",
-		names[1], name, hasRow(name, "NEW.id"),
-		insert("upsert", "write", "NEW.id", unionScope(name, "NEW.id", scopeExpr(name, "NEW"))),
+	// A new record usually has no feed row yet; an id re-created after a
+	// delete keeps the teams of its tombstone.
+	ai := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER INSERT ON [[%s]] WHEN %s BEGIN\n%s\n%s\nEND",
+		names[0], name, directOff,
+		insert("upsert", "write", "NEW.id", fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END",
+			hasRow(name, "NEW.id"), unionScope(name, "NEW.id", scopeExpr(name, "NEW")), scopeExpr(name, "NEW"))),
 		compact(name, "NEW.id"))
 
 	var fv strings.Builder
@@ -140,30 +145,55 @@ func triggerSQL(c *core.Collection) []string {
 		fmt.Fprintf(&fv, `INSERT INTO sync_field_versions (collection, record_id, field, version, device) SELECT '%s', NEW.id, '%s', (SELECT MAX(seq) FROM sync_changes), %s WHERE OLD.[[%s]] IS NOT NEW.[[%s]] ON CONFLICT (collection, record_id, field) DO UPDATE SET version = excluded.version, device = excluded.device;`+"\n",
 			name, f, writerExpr, f, f)
 	}
-	// An update that keeps the record's teams: the remembered scope is
-	// copied as is.
-	au := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER UPDATE ON [[%s]] WHEN (%s) AND %s BEGIN\n%s\n%s\n%sEND",
-		names[2], name, sameScope(name), hasRow(name, "NEW.id"),
-		fmt.Sprintf(`INSERT INTO sync_changes (collection, record_id, op, reason, scope, device, rid) SELECT '%[1]s', NEW.id, 'upsert', 'write', scope, %[2]s, NEW.rowid FROM sync_changes WHERE collection = '%[1]s' AND record_id = NEW.id ORDER BY seq DESC LIMIT 1;`, name, writerExpr),
-		compact(name, "NEW.id"), fv.String())
-	// An update that moves the record between teams: remember both.
-	auRescope := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER UPDATE ON [[%s]] WHEN NOT ((%s) AND %s) BEGIN\n%s\n%s\n%sEND",
-		names[3], name, sameScope(name), hasRow(name, "NEW.id"),
-		insert("upsert", "write", "NEW.id", unionScope(name, "NEW.id", scopeExpr(name, "OLD"), scopeExpr(name, "NEW"))),
+	// An update that keeps the record's teams copies the remembered scope;
+	// one that moves it between teams remembers both.
+	au := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER UPDATE ON [[%s]] WHEN %s BEGIN\n%s\n%s\n%sEND",
+		names[1], name, directOff,
+		insert("upsert", "write", "NEW.id", fmt.Sprintf("CASE WHEN (%s) AND %s THEN %s ELSE %s END",
+			sameScope(name), hasRow(name, "NEW.id"), latestScope,
+			unionScope(name, "NEW.id", scopeExpr(name, "OLD"), scopeExpr(name, "NEW")))),
 		compact(name, "NEW.id"), fv.String())
 
-	ad := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER DELETE ON [[%s]] BEGIN\n%s\n%s\nDELETE FROM sync_field_versions WHERE collection = '%s' AND record_id = OLD.id;\nEND",
-		names[4], name,
+	ad := fmt.Sprintf("CREATE TRIGGER [[%s]] AFTER DELETE ON [[%s]] WHEN %s BEGIN\n%s\n%s\nDELETE FROM sync_field_versions WHERE collection = '%s' AND record_id = OLD.id;\nEND",
+		names[2], name, directOff,
 		insert("delete", "deleted", "OLD.id", unionScope(name, "OLD.id", scopeExpr(name, "OLD"))),
 		compact(name, "OLD.id"), name)
 
-	return []string{ai, aiReuse, au, auRescope, ad}
+	return []string{ai, au, ad}
+}
+
+// scopeTriggerSQL keeps sync_change_scopes (one row per team and feed row)
+// exact for feed rows written by triggers and by Touch. A direct push
+// writes its scope rows itself.
+var scopeTriggerSQL = []string{
+	`DROP TRIGGER IF EXISTS tandem_feed_scopes_ai`,
+	`DROP TRIGGER IF EXISTS tandem_feed_scopes_ad`,
+	`CREATE TRIGGER tandem_feed_scopes_ai AFTER INSERT ON sync_changes WHEN ` + directOff + ` BEGIN
+		INSERT OR IGNORE INTO sync_change_scopes (team, seq)
+			SELECT value, NEW.seq FROM json_each(CASE WHEN json_valid(NEW.scope) THEN NEW.scope ELSE '[]' END) WHERE value != '';
+	END`,
+	`CREATE TRIGGER tandem_feed_scopes_ad AFTER DELETE ON sync_changes WHEN ` + directOff + ` BEGIN
+		DELETE FROM sync_change_scopes WHERE seq = OLD.seq;
+	END`,
+}
+
+// installScopeTriggers (re)creates the scope index triggers.
+func installScopeTriggers(app core.App) error {
+	if !app.HasTable("sync_change_scopes") {
+		return nil // created by a later migration
+	}
+	for _, q := range scopeTriggerSQL {
+		if _, err := app.DB().NewQuery(q).Execute(); err != nil {
+			return fmt.Errorf("changefeed: scope index trigger: %w", err)
+		}
+	}
+	return nil
 }
 
 // dropTriggers removes a collection's feed triggers (before PocketBase
 // alters its table: SQLite refuses to drop a column a trigger names).
 func dropTriggers(app core.App, collection string) error {
-	for _, t := range triggerNames(collection) {
+	for _, t := range append(triggerNames(collection), retiredTriggerNames(collection)...) {
 		if _, err := app.DB().NewQuery("DROP TRIGGER IF EXISTS [[" + t + "]]").Execute(); err != nil {
 			return fmt.Errorf("changefeed: drop trigger %s: %w", t, err)
 		}

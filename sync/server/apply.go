@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -19,6 +18,7 @@ import (
 	"github.com/tandem-outreach/tandem/internal/access"
 	"github.com/tandem-outreach/tandem/internal/audit"
 	"github.com/tandem-outreach/tandem/internal/domain"
+	"github.com/tandem-outreach/tandem/sync/changefeed"
 	"github.com/tandem-outreach/tandem/sync/merge"
 	"github.com/tandem-outreach/tandem/sync/protocol"
 )
@@ -40,6 +40,7 @@ type applier struct {
 	tx      core.App
 	sess    *session
 	decider *access.Decider
+	feed    *changefeed.Direct
 	stmts   map[string]*dbx.Query
 	teams   map[string]bool // teams to nudge after commit
 	now     string
@@ -62,8 +63,8 @@ type pendingResult struct {
 	enc string
 }
 
-func newApplier(tx core.App, sess *session, d *access.Decider) *applier {
-	return &applier{tx: tx, sess: sess, decider: d, stmts: map[string]*dbx.Query{}, teams: map[string]bool{},
+func newApplier(tx core.App, sess *session, d *access.Decider, feed *changefeed.Direct) *applier {
+	return &applier{tx: tx, sess: sess, decider: d, feed: feed, stmts: map[string]*dbx.Query{}, teams: map[string]bool{},
 		now: types.NowDateTime().String(), prev: map[string]storedResult{}, done: map[string]storedResult{},
 		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}}
 }
@@ -167,6 +168,9 @@ func (a *applier) prefetch(batch []parsed) error {
 		if err != nil {
 			return err
 		}
+		if err := a.feed.Preload(coll, list); err != nil {
+			return err
+		}
 		m := map[string]map[string]any{}
 		for _, id := range list {
 			m[id] = found[id] // nil: known to be absent
@@ -221,9 +225,13 @@ func (a *applier) apply(p *parsed) (protocol.MutationResult, error) {
 		return a.finish(m, rejectedResult(m, p.early))
 	}
 
-	// Writes that PocketBase hooks may refuse half-way get a savepoint.
+	// Writes that PocketBase hooks may refuse half-way get a savepoint,
+	// and the feed triggers back: the hooks may write any synced record.
 	guarded := saveThroughApp[m.Collection] || m.Op == protocol.OpDeleteRecord
 	if guarded {
+		if err := a.feed.Pause(); err != nil {
+			return protocol.MutationResult{}, err
+		}
 		if _, err := a.q("SAVEPOINT tandem_mutation").Execute(); err != nil {
 			return protocol.MutationResult{}, err
 		}
@@ -243,6 +251,9 @@ func (a *applier) apply(p *parsed) (protocol.MutationResult, error) {
 	}
 	if guarded {
 		if _, err := a.q("RELEASE tandem_mutation").Execute(); err != nil {
+			return res, err
+		}
+		if err := a.feed.Resume(); err != nil {
 			return res, err
 		}
 	}
@@ -286,22 +297,13 @@ const auditChunk = 200
 // events (one sync_push event per auditChunk mutations, each naming every
 // mutation, record, field list and outcome).
 func (a *applier) flush() error {
-	const cols = 7
-	for start := 0; start < len(a.pending); start += 100 {
-		chunk := a.pending[start:min(start+100, len(a.pending))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at) VALUES `)
-		p := make(dbx.Params, len(chunk)*cols)
-		for i, r := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "({:m%[1]d},{:d%[1]d},{:u%[1]d},{:c%[1]d},{:r%[1]d},{:x%[1]d},{:a%[1]d})", i)
-			k := strconv.Itoa(i)
-			p["m"+k], p["d"+k], p["u"+k], p["c"+k] = r.m.MutationID, a.sess.device, a.sess.user.Id, truncate(r.m.Collection, 64)
-			p["r"+k], p["x"+k], p["a"+k] = truncate(r.m.RecordID, 64), r.enc, a.now
-		}
-		if _, err := a.q(b.String()).Bind(p).Execute(); err != nil {
+	// One prepared row at a time: the driver matches bound parameters in
+	// quadratic time, so multi-row statements cost more than they save.
+	st := a.q(`INSERT OR FAIL INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at)
+		VALUES ({:m}, {:d}, {:u}, {:c}, {:r}, {:x}, {:a})`)
+	for _, r := range a.pending {
+		if _, err := st.Bind(dbx.Params{"m": r.m.MutationID, "d": a.sess.device, "u": a.sess.user.Id, "c": truncate(r.m.Collection, 64),
+			"r": truncate(r.m.RecordID, 64), "x": r.enc, "a": a.now}).Execute(); err != nil {
 			return err
 		}
 	}
@@ -546,13 +548,24 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 		ph = append(ph, "{:"+key+"}")
 		params[key] = f.storage(v)
 	}
-	sqlText := "INSERT INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
-	if _, err := a.q(sqlText).Bind(params).Execute(); err != nil {
+	// OR FAIL: see changefeed.Direct (no statement journal; a failure here
+	// is a server failure that rolls the whole push back).
+	sqlText := "INSERT OR FAIL INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	inserted, err := a.q(sqlText).Bind(params).Execute()
+	if err != nil {
+		return protocol.MutationResult{}, err
+	}
+	rowid, err := inserted.LastInsertId()
+	if err != nil {
+		return protocol.MutationResult{}, err
+	}
+	seq, err := a.feed.Write(m.Collection, m.RecordID, rowid, teamsOf(m.Collection, values), nil)
+	if err != nil {
 		return protocol.MutationResult{}, err
 	}
 	a.created(m)
 	a.nudgeTeams(teamsOf(m.Collection, values))
-	return a.headResult(m, protocol.ResultApplied, nil)
+	return protocol.MutationResult{MutationID: m.MutationID, Status: protocol.ResultApplied, Collection: m.Collection, RecordID: m.RecordID, Version: seq}, nil
 }
 
 // guardCompartments refuses a change to a field the pushing user may not
@@ -610,17 +623,6 @@ func (a *applier) created(m *protocol.Mutation) {
 	known[m.RecordID] = true
 }
 
-// headResult completes a mutation whose single SQL write made the latest
-// feed row: the record's version is the feed head.
-func (a *applier) headResult(m *protocol.Mutation, status string, merged []string) (protocol.MutationResult, error) {
-	var seq int64
-	if err := a.q(`SELECT seq FROM sqlite_sequence WHERE name = 'sync_changes'`).Row(&seq); err != nil {
-		return protocol.MutationResult{}, err
-	}
-	return protocol.MutationResult{MutationID: m.MutationID, Status: status, Collection: m.Collection, RecordID: m.RecordID,
-		Version: seq, MergedFields: merged}, nil
-}
-
 func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[string]any) (protocol.MutationResult, error) {
 	if !a.decider.Visible(m.Collection, current) {
 		return protocol.MutationResult{}, rejectf(protocol.CodeForbidden, "", "This %s is not on your teams (or no longer visible to you); the change was not applied.", singular(m.Collection))
@@ -656,7 +658,8 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 		return protocol.MutationResult{}, err
 	}
 	set := map[string]any{}
-	var merged, conflicted, combined []string
+	var merged, conflicted []string
+	combined := map[string]bool{}
 	for i := range s.fields {
 		f := &s.fields[i]
 		dv, ok := values[f.name]
@@ -680,7 +683,7 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 		case merge.Merged:
 			set[f.name] = d.Value
 			merged = append(merged, f.name)
-			combined = append(combined, f.name)
+			combined[f.name] = true
 		case merge.Keep:
 			merged = append(merged, f.name)
 		case merge.Conflict:
@@ -688,6 +691,7 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 		}
 	}
 
+	var seq int64 // the record's new version, when written here
 	if len(set) > 0 {
 		if saveThroughApp[m.Collection] {
 			if _, err := a.saveRecord(m, s, current, set); err != nil {
@@ -706,15 +710,37 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 				assign = append(assign, "[["+f.name+"]] = {:"+key+"}")
 				params[key] = f.storage(v)
 			}
-			if _, err := a.q("UPDATE [[" + m.Collection + "]] SET " + strings.Join(assign, ", ") + " WHERE id = {:id}").Bind(params).Execute(); err != nil {
+			var rowid int64
+			if err := a.q("UPDATE OR FAIL [["+m.Collection+"]] SET "+strings.Join(assign, ", ")+" WHERE id = {:id} RETURNING rowid").Bind(params).Row(&rowid); err != nil {
+				return protocol.MutationResult{}, err
+			}
+			// A combined value is not what the device holds: its next edit
+			// of the field, until it pulls, is concurrent with the
+			// combination, so the version is not credited to the device.
+			var versions []changefeed.FieldVersion
+			for i := range s.fields {
+				name := s.fields[i].name
+				v, ok := set[name]
+				if !ok || merge.Equal(current[name], v) {
+					continue
+				}
+				by := a.sess.device
+				if combined[name] {
+					by = ""
+				}
+				versions = append(versions, changefeed.FieldVersion{Field: name, Device: by})
+			}
+			if seq, err = a.feed.Write(m.Collection, m.RecordID, rowid, append(teamsOf(m.Collection, current), teamsOf(m.Collection, set)...), versions); err != nil {
 				return protocol.MutationResult{}, err
 			}
 		}
 	}
-	// A combined value is not what the device holds: its next edit of the
-	// field, until it pulls, is concurrent with the combination, so the
-	// field version must not count as the device's own write.
-	for _, name := range combined {
+	// A combination equal to the stored value changed nothing, but the
+	// device's next edit is still concurrent with it.
+	for name := range combined {
+		if v, ok := set[name]; ok && !merge.Equal(current[name], v) && seq > 0 {
+			continue // credited to no device above
+		}
 		if _, err := a.q(`UPDATE sync_field_versions SET device = '' WHERE collection = {:c} AND record_id = {:id} AND field = {:f}`).
 			Bind(dbx.Params{"c": m.Collection, "id": m.RecordID, "f": name}).Execute(); err != nil {
 			return protocol.MutationResult{}, err
@@ -745,8 +771,9 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 		status = protocol.ResultMerged
 	}
 	var res protocol.MutationResult
-	if len(set) > 0 && len(conflictIDs) == 0 && !saveThroughApp[m.Collection] {
-		res, err = a.headResult(m, status, merged)
+	if seq > 0 {
+		res = protocol.MutationResult{MutationID: m.MutationID, Status: status, Collection: m.Collection, RecordID: m.RecordID,
+			Version: seq, MergedFields: merged, ConflictIDs: conflictIDs}
 	} else {
 		res, err = a.result(m, status, merged, conflictIDs)
 	}
@@ -799,7 +826,7 @@ func (a *applier) openConflict(m *protocol.Mutation, field string, server, devic
 	if raw, ok := m.BaseValues[field]; ok && json.Valid(raw) {
 		base = string(raw)
 	}
-	_, err := a.q(`INSERT INTO conflicts (id, collection, record_id, field, base_value, device_value, server_value, chosen_value,
+	inserted, err := a.q(`INSERT OR FAIL INTO conflicts (id, collection, record_id, field, base_value, device_value, server_value, chosen_value,
 			status, team, device, mutation_id, resolved_by, resolved_at, created, updated)
 		VALUES ({:id}, {:c}, {:r}, {:f}, {:base}, {:dev}, {:srv}, {:chosen}, 'open', {:team}, {:device}, {:mid}, '', '', {:now}, {:now})`).
 		Bind(dbx.Params{
@@ -807,6 +834,14 @@ func (a *applier) openConflict(m *protocol.Mutation, field string, server, devic
 			"dev": string(appendValue(nil, device)), "srv": string(appendValue(nil, server)), "chosen": string(appendValue(nil, server)),
 			"team": team, "device": a.sess.device, "mid": m.MutationID, "now": a.now,
 		}).Execute()
+	if err != nil {
+		return "", err
+	}
+	rowid, err := inserted.LastInsertId()
+	if err != nil {
+		return "", err
+	}
+	_, err = a.feed.Write(domain.Conflicts, id, rowid, []string{team}, nil)
 	return id, err
 }
 

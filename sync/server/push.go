@@ -72,10 +72,12 @@ func handlePush(e *core.RequestEvent) error {
 	results := make([]protocol.MutationResult, len(envelope.Mutations))
 	var teams map[string]bool
 	err = e.App.RunInTransaction(func(tx core.App) error {
-		if err := changefeed.SetWriter(tx, sess.device); err != nil {
+		feed, err := changefeed.StartDirect(tx, sess.device)
+		if err != nil {
 			return err
 		}
-		ap := newApplier(tx, sess, decider)
+		defer feed.Close()
+		ap := newApplier(tx, sess, decider, feed)
 		defer ap.close()
 		batch := make([]parsed, len(envelope.Mutations))
 		for i, raw := range envelope.Mutations {
@@ -98,7 +100,7 @@ func handlePush(e *core.RequestEvent) error {
 			return err
 		}
 		teams = ap.teams
-		return changefeed.SetWriter(tx, "")
+		return feed.Finish()
 	})
 	if err != nil {
 		e.App.Logger().Error("sync push failed", "error", err, "device", sess.device)
