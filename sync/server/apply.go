@@ -711,7 +711,7 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 				params[key] = f.storage(v)
 			}
 			var rowid int64
-			if err := a.q("UPDATE OR FAIL [["+m.Collection+"]] SET "+strings.Join(assign, ", ")+" WHERE id = {:id} RETURNING rowid").Bind(params).Row(&rowid); err != nil {
+			if err := a.q("UPDATE OR FAIL [[" + m.Collection + "]] SET " + strings.Join(assign, ", ") + " WHERE id = {:id} RETURNING rowid").Bind(params).Row(&rowid); err != nil {
 				return protocol.MutationResult{}, err
 			}
 			// A combined value is not what the device holds: its next edit
