@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/core"
 )
 
 // directKey is the sync_meta row present while a push writes its own feed
@@ -37,9 +36,8 @@ const directOff = `NOT EXISTS (SELECT 1 FROM sync_meta WHERE key = '` + directKe
 // use OR FAIL: with triggers attached, SQLite otherwise journals every
 // statement, and a failure aborts the whole push anyway.
 type Direct struct {
-	db     dbx.Builder
+	st     *Statements
 	device string
-	stmts  map[string]*dbx.Query
 	latest map[string]map[string]latestRow // collection -> record id -> its feed row
 	head   int64                           // feed head when paused
 	at     string                          // the push's time, as the triggers write it
@@ -62,8 +60,11 @@ type FieldVersion struct {
 // StartDirect makes the current transaction (tx is the transactional app)
 // write its feed rows through the returned Direct, stamped with device.
 // Call Finish before the transaction commits.
-func StartDirect(tx core.App, device string) (*Direct, error) {
-	d := &Direct{db: tx.DB(), device: device, stmts: map[string]*dbx.Query{}, latest: map[string]map[string]latestRow{},
+//
+// st prepares statements for the transaction; several pushes applied in
+// one transaction share it.
+func StartDirect(st *Statements, device string) (*Direct, error) {
+	d := &Direct{st: st, device: device, latest: map[string]map[string]latestRow{},
 		at: time.Now().UTC().Format("2006-01-02 15:04:05.000Z")}
 	if _, err := d.q(`UPDATE sync_writer SET device = {:d} WHERE id = 1`).Bind(dbx.Params{"d": device}).Execute(); err != nil {
 		return nil, err
@@ -71,13 +72,38 @@ func StartDirect(tx core.App, device string) (*Direct, error) {
 	return d, d.Resume()
 }
 
-func (d *Direct) q(sql string) *dbx.Query {
-	if st, ok := d.stmts[sql]; ok {
+func (d *Direct) q(sql string) *dbx.Query { return d.st.Q(sql) }
+
+// Statements prepares each SQL text once per transaction: compiling a
+// statement costs about as much as running it, and a group of pushes runs
+// the same few statements thousands of times.
+type Statements struct {
+	db    dbx.Builder
+	stmts map[string]*dbx.Query
+}
+
+// NewStatements returns a statement cache over db (the transaction's).
+func NewStatements(db dbx.Builder) *Statements {
+	return &Statements{db: db, stmts: map[string]*dbx.Query{}}
+}
+
+// Q returns the prepared statement for sql, preparing it on first use.
+func (s *Statements) Q(sql string) *dbx.Query {
+	if st, ok := s.stmts[sql]; ok {
 		return st
 	}
-	st := d.db.NewQuery(sql).Prepare()
-	d.stmts[sql] = st
+	st := s.db.NewQuery(sql).Prepare()
+	s.stmts[sql] = st
 	return st
+}
+
+// Close releases the prepared statements; call it before the transaction
+// ends.
+func (s *Statements) Close() {
+	for sql, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, sql)
+	}
 }
 
 // Pause lets the triggers write feed rows again, for a write through
@@ -128,15 +154,6 @@ func (d *Direct) Finish() error {
 	return err
 }
 
-// Close releases the prepared statements (after Finish, or when the
-// transaction fails).
-func (d *Direct) Close() {
-	for sql, st := range d.stmts {
-		st.Close()
-		delete(d.stmts, sql)
-	}
-}
-
 func (d *Direct) remember(collection, id string, row latestRow) {
 	m := d.latest[collection]
 	if m == nil {
@@ -157,7 +174,7 @@ func (d *Direct) Preload(collection string, ids []string) error {
 			}
 		}
 		list, _ := json.Marshal(chunk)
-		rows, err := d.db.NewQuery(`SELECT record_id, seq, scope FROM sync_changes
+		rows, err := d.st.db.NewQuery(`SELECT record_id, seq, scope FROM sync_changes
 			WHERE collection = {:c} AND record_id IN (SELECT value FROM json_each({:ids}))`).
 			Bind(dbx.Params{"c": collection, "ids": string(list)}).Rows()
 		if err != nil {

@@ -41,7 +41,7 @@ type applier struct {
 	sess    *session
 	decider *access.Decider
 	feed    *changefeed.Direct
-	stmts   map[string]*dbx.Query
+	st      *changefeed.Statements
 	teams   map[string]bool // teams to nudge after commit
 	now     string
 
@@ -63,27 +63,14 @@ type pendingResult struct {
 	enc string
 }
 
-func newApplier(tx core.App, sess *session, d *access.Decider, feed *changefeed.Direct) *applier {
-	return &applier{tx: tx, sess: sess, decider: d, feed: feed, stmts: map[string]*dbx.Query{}, teams: map[string]bool{},
+func newApplier(tx core.App, st *changefeed.Statements, sess *session, d *access.Decider, feed *changefeed.Direct) *applier {
+	return &applier{tx: tx, st: st, sess: sess, decider: d, feed: feed, teams: map[string]bool{},
 		now: types.NowDateTime().String(), prev: map[string]storedResult{}, done: map[string]storedResult{},
 		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}}
 }
 
-// q returns a prepared statement for sql, prepared once per push.
-func (a *applier) q(sql string) *dbx.Query {
-	if st, ok := a.stmts[sql]; ok {
-		return st
-	}
-	st := a.tx.DB().NewQuery(sql).Prepare()
-	a.stmts[sql] = st
-	return st
-}
-
-func (a *applier) close() {
-	for _, st := range a.stmts {
-		st.Close()
-	}
-}
+// q returns the transaction's prepared statement for sql.
+func (a *applier) q(sql string) *dbx.Query { return a.st.Q(sql) }
 
 // header is the part of a mutation read even when the rest is unusable.
 type header struct {

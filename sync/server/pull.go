@@ -25,10 +25,13 @@ import (
 // send: rows of other teams are skipped cheaply, but not without end.
 const scanFactor = 20
 
-// handlePull serves PathPull: one page of changes after the cursor,
-// scoped and redacted for the user, streamed as it is read.
 // pullSlots bounds how many pulls encode pages at once (see handlePull).
-var pullSlots = make(chan struct{}, 2*runtime.NumCPU()+2)
+// Each pull keeps two goroutines busy (reader and encoder), and every
+// runnable goroutine takes an equal share of the CPU: with more slots, a
+// crowd of pulls starves the one goroutine applying pushes, and pushes (the
+// field's work reaching safety) wait behind downloads. Half the cores keeps
+// the rest for the writer; pulls wait their turn instead.
+var pullSlots = make(chan struct{}, max(1, runtime.NumCPU()/2))
 
 // gzipPool reuses compressors: each holds about a megabyte of state.
 var gzipPool = sync.Pool{New: func() any {
@@ -36,7 +39,9 @@ var gzipPool = sync.Pool{New: func() any {
 	return w
 }}
 
-func handlePull(e *core.RequestEvent) error {
+// handlePull serves PathPull: one page of changes after the cursor,
+// scoped and redacted for the user, streamed as it is read.
+func (s *service) handlePull(e *core.RequestEvent) error {
 	sess, ferr := open(e)
 	if ferr != nil {
 		return fail(e, ferr)
@@ -133,7 +138,7 @@ func handlePull(e *core.RequestEvent) error {
 	nextStr := next.String()
 	// Every sync to a device leaves an audit event, committed before the
 	// device gets the cursor that acknowledges the page.
-	err = e.App.RunInTransaction(func(tx core.App) error {
+	err = s.commits.do(1, func(tx core.App, st *changefeed.Statements) error {
 		if err := audit.Append(tx, audit.Event{
 			Actor: sess.user.Id, ActorKind: "user", Device: sess.device, Action: "sync_pull",
 			Details: map[string]any{
@@ -144,7 +149,7 @@ func handlePull(e *core.RequestEvent) error {
 		}); err != nil {
 			return err
 		}
-		return sess.touchDevice(tx, &nextStr)
+		return sess.touchDevice(st, &nextStr)
 	})
 	if err != nil {
 		e.App.Logger().Error("sync pull audit failed", "error", err, "device", sess.device)

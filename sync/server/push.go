@@ -16,14 +16,15 @@ import (
 	"github.com/tandem-outreach/tandem/sync/protocol"
 )
 
-// handlePush serves PathPush: a batch of mutations applied in one
-// transaction, each inside its own savepoint so a bad one never blocks the
-// rest, each answered with its own result. Results are stored under the
-// mutation id: a replay returns them unchanged and changes nothing.
+// handlePush serves PathPush: a batch of mutations applied together, each
+// answered with its own result; a bad one never blocks the rest. Results
+// are stored under the mutation id: a replay returns them unchanged and
+// changes nothing.
 //
-// The whole batch commits or none of it does: a server killed mid-push
-// leaves nothing half-applied, and the device's retry is safe.
-func handlePush(e *core.RequestEvent) error {
+// The whole batch commits or none of it does (it is one savepoint of a
+// group commit, see committer): a server killed mid-push leaves nothing
+// half-applied, and the device's retry is safe.
+func (s *service) handlePush(e *core.RequestEvent) error {
 	sess, ferr := open(e)
 	if ferr != nil {
 		return fail(e, ferr)
@@ -69,20 +70,20 @@ func handlePush(e *core.RequestEvent) error {
 		return fail(e, perr(http.StatusInternalServerError, protocol.CodeInternal, "Could not prepare access decisions: %v", err))
 	}
 
-	results := make([]protocol.MutationResult, len(envelope.Mutations))
+	// Decoding happens here, in the request's goroutine; only the writes
+	// wait for the writer.
+	batch := make([]parsed, len(envelope.Mutations))
+	for i, raw := range envelope.Mutations {
+		batch[i] = parse(raw)
+	}
+	results := make([]protocol.MutationResult, len(batch))
 	var teams map[string]bool
-	err = e.App.RunInTransaction(func(tx core.App) error {
-		feed, err := changefeed.StartDirect(tx, sess.device)
+	err = s.commits.do(len(batch), func(tx core.App, st *changefeed.Statements) error {
+		feed, err := changefeed.StartDirect(st, sess.device)
 		if err != nil {
 			return err
 		}
-		defer feed.Close()
-		ap := newApplier(tx, sess, decider, feed)
-		defer ap.close()
-		batch := make([]parsed, len(envelope.Mutations))
-		for i, raw := range envelope.Mutations {
-			batch[i] = parse(raw)
-		}
+		ap := newApplier(tx, st, sess, decider, feed)
 		if err := ap.prefetch(batch); err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func handlePush(e *core.RequestEvent) error {
 		if err := ap.flush(); err != nil {
 			return err
 		}
-		if err := sess.touchDevice(tx, nil); err != nil {
+		if err := sess.touchDevice(st, nil); err != nil {
 			return err
 		}
 		teams = ap.teams

@@ -22,18 +22,24 @@ import (
 // stored push results.
 const PruneJobID = "tandem_sync_prune"
 
+// service holds what the sync endpoints share.
+type service struct {
+	commits *committer // group commit of pushes and pull bookkeeping
+}
+
 // Register binds the sync engine to app: the change feed, the routes, the
 // hooks and the pruning job. Call it once, before the app serves.
 func Register(app core.App) error {
 	if err := changefeed.Register(app); err != nil {
 		return err
 	}
+	s := &service{commits: newCommitter(app)}
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
 		// The push reads its own, larger limit (MaxBodyBytes replaces
 		// PocketBase's default body limit on this route).
-		e.Router.POST(protocol.PathPush, handlePush).Bind(apis.BodyLimit(0))
-		e.Router.GET(protocol.PathPull, handlePull)
-		e.Router.POST(protocol.PathPull, handlePull)
+		e.Router.POST(protocol.PathPush, s.handlePush).Bind(apis.BodyLimit(0))
+		e.Router.GET(protocol.PathPull, s.handlePull)
+		e.Router.POST(protocol.PathPull, s.handlePull)
 		e.Router.GET(protocol.PathInfo, handleInfo)
 		return e.Next()
 	})

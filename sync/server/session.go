@@ -161,7 +161,7 @@ func (s *session) enrol(app core.App) *protocol.Error {
 
 // touchDevice records a successful sync on the device register. It writes
 // with plain SQL: it happens on every sync and must stay cheap.
-func (s *session) touchDevice(tx core.App, cursor *string) error {
+func (s *session) touchDevice(st *changefeed.Statements, cursor *string) error {
 	q := `UPDATE devices SET last_sync_at = {:now}, protocol_version = {:p}, schema_version = {:s}, app_version = {:a}`
 	params := dbx.Params{"now": types.NowDateTime().String(), "p": s.protocol, "s": s.schema, "a": s.appVersion, "id": s.device}
 	if cursor != nil {
@@ -170,7 +170,7 @@ func (s *session) touchDevice(tx core.App, cursor *string) error {
 			params["c"] = c.Seq
 		}
 	}
-	_, err := tx.DB().NewQuery(q + ` WHERE id = {:id}`).Bind(params).Execute()
+	_, err := st.Q(q + ` WHERE id = {:id}`).Bind(params).Execute()
 	return err
 }
 
