@@ -19,14 +19,12 @@ import (
 )
 
 func main() {
+	db := tandem.Config("")
 	app := pocketbase.NewWithConfig(pocketbase.Config{
-		DefaultDev: osutils.IsProbablyGoRun(),
-		// PocketBase allows 120 concurrent SQLite readers, each caching up
-		// to 32 MB of pages. A hub on a small machine gains nothing from
-		// more readers than it has cores to run them, and hundreds of
-		// tablets pulling at once would otherwise push memory past 800 MB.
-		DataMaxOpenConns: 16,
-		DataMaxIdleConns: 16,
+		DefaultDev:       osutils.IsProbablyGoRun(),
+		DataMaxOpenConns: db.DataMaxOpenConns,
+		DataMaxIdleConns: db.DataMaxIdleConns,
+		DBConnect:        db.DBConnect,
 	})
 
 	// Migrations are Go code compiled in; never generate them from the

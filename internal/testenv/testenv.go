@@ -32,11 +32,19 @@ type Env struct {
 	Server *httptest.Server
 }
 
-// New starts a fresh Tandem server on a temporary database. It is stopped
-// and its files removed when the test ends.
+// newTandemApp opens a test app (a copy of dir) with Tandem's settings.
+func newTandemApp(dir string) (*tests.TestApp, error) {
+	cfg := tandem.Config(dir)
+	cfg.EncryptionEnv = "pb_test_env" // as tests.NewTestApp
+	return tests.NewTestAppWithConfig(cfg)
+}
+
+// New starts a fresh Tandem server on a temporary database, with the
+// database settings production uses. It is stopped and its files removed
+// when the test ends.
 func New(t testing.TB) *Env {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
+	app, err := newTandemApp(t.TempDir())
 	if err != nil {
 		t.Fatalf("testenv: start app: %v", err)
 	}
@@ -112,8 +120,8 @@ func (e *Env) Restart(t testing.TB) {
 	e.Server.Close()
 	dir := e.App.DataDir()
 	e.App.ResetBootstrapState() // closes the databases; the files stay
-	// tests.NewTestApp opens a copy of dir; the copy is the same data.
-	app, err := tests.NewTestApp(dir)
+	// The test app opens a copy of dir; the copy is the same data.
+	app, err := newTandemApp(dir)
 	if err != nil {
 		t.Fatalf("testenv: restart app: %v", err)
 	}

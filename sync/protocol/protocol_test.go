@@ -24,11 +24,16 @@ func TestParseCursorRejects(t *testing.T) {
 
 func TestIsUUID(t *testing.T) {
 	cases := map[string]bool{
-		"0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2c": true,
-		"0B7E6C1A-3F2D-4E5A-9B8C-7D6E5F4A3B2C": false, // ids are lowercase
-		"0b7e6c1a3f2d4e5a9b8c7d6e5f4a3b2c":     false,
-		"abc":                                  false,
-		"":                                     false,
+		"0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2c":  true,
+		"0B7E6C1A-3F2D-4E5A-9B8C-7D6E5F4A3B2C":  false, // ids are lowercase
+		"0b7e6c1a3f2d4e5a9b8c7d6e5f4a3b2c":      false,
+		"abc":                                   false,
+		"":                                      false,
+		"0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2g":  false, // not hex
+		"0b7e6c1a-3f2d-4e5a-9b8c_7d6e5f4a3b2c":  false, // hyphen missing
+		"0b7e6c1a-3f2d-4e5a9-b8c-7d6e5f4a3b2c":  false, // hyphen misplaced
+		"0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2c0": false, // too long
+		" 0b7e6c1a-3f2d-4e5a-9b8c-7d6e5f4a3b2":  false,
 	}
 	for s, want := range cases {
 		if IsUUID(s) != want {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -72,10 +74,7 @@ func (s *service) handlePush(e *core.RequestEvent) error {
 
 	// Decoding happens here, in the request's goroutine; only the writes
 	// wait for the writer.
-	batch := make([]parsed, len(envelope.Mutations))
-	for i, raw := range envelope.Mutations {
-		batch[i] = parse(raw)
-	}
+	batch := parseAll(envelope.Mutations)
 	results := make([]protocol.MutationResult, len(batch))
 	var teams map[string]bool
 	err = s.commits.do(len(batch), func(tx core.App, st *changefeed.Statements) error {
@@ -110,6 +109,34 @@ func (s *service) handlePush(e *core.RequestEvent) error {
 	}
 	nudge(e.App, teams)
 	return e.JSON(http.StatusOK, protocol.PushResponse{Protocol: sess.protocol, Schema: sess.schema, Results: results})
+}
+
+// parseAll decodes the mutations of a push, spread over the cores when
+// there are many: decoding JSON is a fifth of a large push's work, and it
+// can run beside the writer.
+func parseAll(raws []json.RawMessage) []parsed {
+	batch := make([]parsed, len(raws))
+	workers := min(runtime.GOMAXPROCS(0), len(raws)/128)
+	if workers <= 1 {
+		for i, raw := range raws {
+			batch[i] = parse(raw)
+		}
+		return batch
+	}
+	var wg sync.WaitGroup
+	per := (len(raws) + workers - 1) / workers
+	for start := 0; start < len(raws); start += per {
+		end := min(start+per, len(raws))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				batch[i] = parse(raws[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return batch
 }
 
 // rejectedResult builds a rejection for one mutation.
