@@ -25,9 +25,9 @@ const maxGroupMutations = 1000
 // every one prepares its statements again, commits its own WAL frames and
 // queues for the writer lock behind all the others. Here the first request
 // to arrive becomes the leader and applies everything queued meanwhile in
-// one transaction, each request inside its own savepoint, so a request
-// that fails is rolled back alone and the others still commit. Nobody
-// answers before the transaction that holds its writes has committed.
+// one transaction. A request that fails is answered with its error and the
+// others are applied again without it (see run). Nobody is answered before
+// the transaction that holds their writes has committed.
 type committer struct {
 	app core.App
 
@@ -53,7 +53,8 @@ func newCommitter(app core.App) *committer {
 
 // do applies fn in a shared transaction and returns once that transaction
 // has committed (or failed). size is the number of mutations fn applies.
-// fn must leave no state behind when it fails: its savepoint is rolled back.
+// fn may run more than once (when another request of its group fails, the
+// group is applied again): it must build its results afresh on each run.
 func (c *committer) do(size int, fn func(tx core.App, st *changefeed.Statements) error) error {
 	job := &writeJob{size: max(size, 1), apply: fn}
 	c.mu.Lock()
@@ -87,33 +88,36 @@ func (c *committer) take() []*writeJob {
 	return group
 }
 
-// run applies a group in one transaction.
+// run applies a group in one transaction. A request that fails rolls the
+// transaction back; it is answered with its error and the rest of the
+// group is applied again without it. (A savepoint per request would avoid
+// the retry, but SQLite's statement journal then grows with every page the
+// request touches and each statement pays for walking it: a large push
+// slowed down fourfold. Failures are rare: rejected mutations are results,
+// not errors.)
 func (c *committer) run(group []*writeJob) {
 	c.groups.Add(1)
-	err := c.app.RunInTransaction(func(tx core.App) error {
-		st := changefeed.NewStatements(tx.DB())
-		defer st.Close()
-		for _, job := range group {
-			if _, err := st.Q("SAVEPOINT tandem_request").Execute(); err != nil {
-				return err
-			}
-			job.err = applyJob(tx, st, job)
-			if job.err != nil {
-				if _, err := st.Q("ROLLBACK TO tandem_request").Execute(); err != nil {
+	for len(group) > 0 {
+		failed := -1
+		err := c.app.RunInTransaction(func(tx core.App) error {
+			st := changefeed.NewStatements(tx.DB())
+			defer st.Close()
+			for i, job := range group {
+				if err := applyJob(tx, st, job); err != nil {
+					job.err, failed = err, i
 					return err
 				}
 			}
-			if _, err := st.Q("RELEASE tandem_request").Execute(); err != nil {
-				return err
+			return nil
+		})
+		if failed < 0 {
+			for _, job := range group {
+				job.err, job.done = err, true // nil once committed
 			}
+			return
 		}
-		return nil
-	})
-	for _, job := range group {
-		if err != nil && job.err == nil {
-			job.err = err
-		}
-		job.done = true
+		group[failed].done = true
+		group = append(group[:failed:failed], group[failed+1:]...)
 	}
 }
 
