@@ -286,7 +286,7 @@ const auditChunk = 200
 func (a *applier) flush() error {
 	// One prepared row at a time: the driver matches bound parameters in
 	// quadratic time, so multi-row statements cost more than they save.
-	st := a.q(`INSERT OR FAIL INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at)
+	st := a.q(`INSERT INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at)
 		VALUES ({:m}, {:d}, {:u}, {:c}, {:r}, {:x}, {:a})`)
 	for _, r := range a.pending {
 		if _, err := st.Bind(dbx.Params{"m": r.m.MutationID, "d": a.sess.device, "u": a.sess.user.Id, "c": truncate(r.m.Collection, 64),
@@ -535,9 +535,7 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 		ph = append(ph, "{:"+key+"}")
 		params[key] = f.storage(v)
 	}
-	// OR FAIL: see changefeed.Direct (no statement journal; a failure here
-	// is a server failure that rolls the whole push back).
-	sqlText := "INSERT OR FAIL INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	sqlText := "INSERT INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
 	inserted, err := a.q(sqlText).Bind(params).Execute()
 	if err != nil {
 		return protocol.MutationResult{}, err
@@ -698,7 +696,7 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 				params[key] = f.storage(v)
 			}
 			var rowid int64
-			if err := a.q("UPDATE OR FAIL [[" + m.Collection + "]] SET " + strings.Join(assign, ", ") + " WHERE id = {:id} RETURNING rowid").Bind(params).Row(&rowid); err != nil {
+			if err := a.q("UPDATE [[" + m.Collection + "]] SET " + strings.Join(assign, ", ") + " WHERE id = {:id} RETURNING rowid").Bind(params).Row(&rowid); err != nil {
 				return protocol.MutationResult{}, err
 			}
 			// A combined value is not what the device holds: its next edit
@@ -813,7 +811,7 @@ func (a *applier) openConflict(m *protocol.Mutation, field string, server, devic
 	if raw, ok := m.BaseValues[field]; ok && json.Valid(raw) {
 		base = string(raw)
 	}
-	inserted, err := a.q(`INSERT OR FAIL INTO conflicts (id, collection, record_id, field, base_value, device_value, server_value, chosen_value,
+	inserted, err := a.q(`INSERT INTO conflicts (id, collection, record_id, field, base_value, device_value, server_value, chosen_value,
 			status, team, device, mutation_id, resolved_by, resolved_at, created, updated)
 		VALUES ({:id}, {:c}, {:r}, {:f}, {:base}, {:dev}, {:srv}, {:chosen}, 'open', {:team}, {:device}, {:mid}, '', '', {:now}, {:now})`).
 		Bind(dbx.Params{
