@@ -3,8 +3,6 @@ package migrations_test
 import (
 	"testing"
 
-	"github.com/pocketbase/pocketbase/core"
-
 	"github.com/tandem-outreach/tandem/internal/testenv"
 )
 
@@ -13,15 +11,7 @@ import (
 // the holds, and the token table and key come back.
 func TestBedAvailabilityMigrationDownUp(t *testing.T) {
 	env := testenv.New(t)
-	var mig *core.Migration
-	for _, m := range core.AppMigrations.Items() {
-		if m.File == "1763800200_beds_availability.go" {
-			mig = m
-		}
-	}
-	if mig == nil {
-		t.Fatal("beds migration is not registered")
-	}
+	mig := appMigration(t, "1763800200_beds_availability.go")
 	housing := env.Org(t, "Harbor Housing", "housing")
 	shelter := env.Create(t, "shelters", map[string]any{"organization": housing.Id, "name": "Harbor House"})
 	prog := env.Create(t, "bed_programs", map[string]any{"shelter": shelter.Id, "name": "Men's overnight", "population": "single_adult", "status": "open", "accepting": true, "total_beds": 5, "occupied": 1})

@@ -17,15 +17,7 @@ import (
 // survives, and the triggers feed the rebuilt table.
 func TestFeedRebuildKeepsSequenceMonotonic(t *testing.T) {
 	env := testenv.New(t)
-	var mig *core.Migration
-	for _, m := range core.AppMigrations.Items() {
-		if m.File == "1763800500_sync_feed_without_autoincrement.go" {
-			mig = m
-		}
-	}
-	if mig == nil {
-		t.Fatal("feed rebuild migration is not registered")
-	}
+	mig := appMigration(t, "1763800500_sync_feed_without_autoincrement.go")
 	team := env.Team(t, "North")
 	first := env.Create(t, "followups", map[string]any{"team": team.Id, "status": "open"})
 
