@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tandem-outreach/tandem/internal/testenv"
 	"github.com/tandem-outreach/tandem/sync/protocol"
 )
 
@@ -23,12 +22,7 @@ import (
 // This drives the real binary (go build of the module root) on loopback.
 func TestScenario17KilledMidPush(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tandem")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tandem-outreach/tandem")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build tandem: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	data := filepath.Join(dir, "pb_data")
 	run := func(args ...string) {
 		t.Helper()
@@ -40,29 +34,9 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	run("migrate", "up")
 	run("superuser", "upsert", "admin@example.org", "correct horse battery")
 
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
-	start := func() *exec.Cmd {
-		t.Helper()
-		cmd := exec.Command(bin, "serve", "--http", addr, "--dir", data, "--dev=false")
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		for i := 0; i < 200; i++ {
-			if res, err := http.Get(base + "/api/health"); err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return cmd
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("server did not start: %s", logs.String())
-		return nil
-	}
+	start := func() *exec.Cmd { return testenv.StartProcess(t, bin, data, addr).Cmd }
 	t0 := time.Now()
 	srv := start()
 	t.Logf("server up in %v", time.Since(t0))
@@ -161,14 +135,4 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	if got := countEncounters(); got != n {
 		t.Fatalf("after the retry: %d encounters, want %d", got, n)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -3,9 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-outreach/tandem/internal/testenv"
 	"github.com/tandem-outreach/tandem/sync/client"
 	"github.com/tandem-outreach/tandem/sync/protocol"
 )
@@ -24,19 +23,14 @@ import (
 // wholly applied or not at all; the device's retry lands the rest, once.
 func TestScenario17KilledMidPush(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tandem")
-	build := exec.Command("go", "build", "-o", bin, "github.com/tandem-outreach/tandem")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build tandem: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	data := filepath.Join(dir, "pb_data")
 	if out, err := exec.Command(bin, "superuser", "upsert", "root@example.org", "crash test password", "--dir", data).CombinedOutput(); err != nil {
 		t.Fatalf("superuser: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
-	srv := startServer(t, bin, data, addr)
+	srv := testenv.StartProcess(t, bin, data, addr).Cmd
 
 	// An organisation, a team and a worker, through the API.
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -78,7 +72,7 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	pushErr := <-done
 	t.Logf("push when the server was killed: %v", pushErr)
 
-	srv = startServer(t, bin, data, addr)
+	srv = testenv.StartProcess(t, bin, data, addr).Cmd
 	var count struct {
 		TotalItems int `json:"totalItems"`
 	}
@@ -100,44 +94,6 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	}
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func startServer(t *testing.T, bin, data, addr string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--http", addr, "--dir", data)
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + addr + protocol.PathInfo)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return cmd
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("tandem did not start on %s", addr)
-	return nil
 }
 
 func signIn(t *testing.T, hc *http.Client, base, collection, email, password string) string {
