@@ -38,17 +38,29 @@ type MergeResult struct {
 // the newer record is merged into the older one, which usually holds more
 // history.
 func mergeRoute(e *core.RequestEvent) error {
+	return leadRoute(e, nil, merge)
+}
+
+// leadRoute is the shape of the lead-only person routes: authorize the
+// caller, decode the body into Req, check it, run do in one transaction
+// and answer with its result or its refusal.
+func leadRoute[Req, Res any](e *core.RequestEvent, check func(Req) error, do func(core.App, *core.RequestEvent, Req) (Res, error)) error {
 	if _, err := authorize(e); err != nil {
 		return answer(e, err)
 	}
-	var req MergeRequest
+	var req Req
 	if err := decodeBody(e, &req); err != nil {
 		return answer(e, err)
 	}
-	var res MergeResult
+	if check != nil {
+		if err := check(req); err != nil {
+			return answer(e, err)
+		}
+	}
+	var res Res
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		var err error
-		res, err = merge(tx, e, req)
+		res, err = do(tx, e, req)
 		return err
 	})
 	if err != nil {

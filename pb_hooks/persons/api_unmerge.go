@@ -44,26 +44,12 @@ type UnmergeResult struct {
 
 // unmergeRoute answers POST /api/tandem/persons/unmerge.
 func unmergeRoute(e *core.RequestEvent) error {
-	if _, err := authorize(e); err != nil {
-		return answer(e, err)
-	}
-	var req UnmergeRequest
-	if err := decodeBody(e, &req); err != nil {
-		return answer(e, err)
-	}
-	if req.Match == "" {
-		return answer(e, refuse(http.StatusBadRequest, CodeBadRequest, "Send match: the id of the merged pair to undo.", nil))
-	}
-	var res UnmergeResult
-	err := e.App.RunInTransaction(func(tx core.App) error {
-		var err error
-		res, err = unmerge(tx, e, req)
-		return err
-	})
-	if err != nil {
-		return answer(e, err)
-	}
-	return e.JSON(http.StatusOK, res)
+	return leadRoute(e, func(req UnmergeRequest) error {
+		if req.Match == "" {
+			return refuse(http.StatusBadRequest, CodeBadRequest, "Send match: the id of the merged pair to undo.", nil)
+		}
+		return nil
+	}, unmerge)
 }
 
 func unmerge(tx core.App, e *core.RequestEvent, req UnmergeRequest) (UnmergeResult, error) {
