@@ -24,7 +24,6 @@ func main() {
 		DefaultDev:       osutils.IsProbablyGoRun(),
 		DataMaxOpenConns: db.DataMaxOpenConns,
 		DataMaxIdleConns: db.DataMaxIdleConns,
-		DBConnect:        db.DBConnect,
 	})
 
 	// Migrations are Go code compiled in; never generate them from the

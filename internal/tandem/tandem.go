@@ -17,7 +17,6 @@ import (
 // Register binds every Tandem hook, route and job to app. Call it once,
 // before the app starts serving.
 func Register(app core.App) error {
-	startCheckpointer(app)
 	if err := syncserver.Register(app); err != nil {
 		return err
 	}

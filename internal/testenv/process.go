@@ -37,29 +37,21 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// Process is a tandem server process started by StartProcess.
-type Process struct {
-	Cmd  *exec.Cmd
-	logs *lockedBuffer
-}
-
-// Logs returns what the process has written so far.
-func (p *Process) Logs() string { return p.logs.String() }
-
 // StartProcess runs `bin serve` on addr with the data folder data and
 // returns once the server answers its health check. The process is killed
 // when the test ends if it is still running.
-func StartProcess(t testing.TB, bin, data, addr string) *Process {
+func StartProcess(t testing.TB, bin, data, addr string) *exec.Cmd {
 	t.Helper()
-	p := &Process{Cmd: exec.Command(bin, "serve", "--http", addr, "--dir", data, "--dev=false"), logs: &lockedBuffer{}}
-	p.Cmd.Stdout, p.Cmd.Stderr = p.logs, p.logs
-	if err := p.Cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "serve", "--http", addr, "--dir", data, "--dev=false")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if p.Cmd.ProcessState == nil {
-			_ = p.Cmd.Process.Kill()
-			_ = p.Cmd.Wait()
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -67,12 +59,12 @@ func StartProcess(t testing.TB, bin, data, addr string) *Process {
 		if res, err := http.Get("http://" + addr + "/api/health"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return p
+				return cmd
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("testenv: tandem did not start on %s:\n%s", addr, p.Logs())
+	t.Fatalf("testenv: tandem did not start on %s:\n%s", addr, logs.String())
 	return nil
 }
 

@@ -173,7 +173,7 @@ func (d *Direct) Preload(collection string, ids []string) error {
 			}
 		}
 		list, _ := json.Marshal(chunk)
-		rows, err := d.st.db.NewQuery(`SELECT record_id, seq, scope FROM sync_changes
+		rows, err := d.q(`SELECT record_id, seq, scope FROM sync_changes
 			WHERE collection = {:c} AND record_id IN (SELECT value FROM json_each({:ids}))`).
 			Bind(dbx.Params{"c": collection, "ids": string(list)}).Rows()
 		if err != nil {

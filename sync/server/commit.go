@@ -36,7 +36,7 @@ type committer struct {
 
 	leader sync.Mutex // held by the request applying a group
 
-	groups atomic.Int64 // transactions run, for tests and diagnostics
+	groups atomic.Int64 // groups applied (a retried group counts once), for tests
 }
 
 // writeJob is one request's writes.

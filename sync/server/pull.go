@@ -309,7 +309,7 @@ func (p *pager) run(after int64) (int64, bool, error) {
 			if b.head == 0 {
 				return pos, true, nil // scanned enough other teams' rows for one page
 			}
-			return max(b.head, pos), false, nil
+			return b.head, false, nil // at or past every row read
 		}
 	}
 	return pos, true, nil

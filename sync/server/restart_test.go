@@ -36,7 +36,7 @@ func TestScenario17KilledMidPush(t *testing.T) {
 
 	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
-	start := func() *exec.Cmd { return testenv.StartProcess(t, bin, data, addr).Cmd }
+	start := func() *exec.Cmd { return testenv.StartProcess(t, bin, data, addr) }
 	t0 := time.Now()
 	srv := start()
 	t.Logf("server up in %v", time.Since(t0))

@@ -30,7 +30,7 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	}
 	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
-	srv := testenv.StartProcess(t, bin, data, addr).Cmd
+	srv := testenv.StartProcess(t, bin, data, addr)
 
 	// An organisation, a team and a worker, through the API.
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -72,7 +72,7 @@ func TestScenario17KilledMidPush(t *testing.T) {
 	pushErr := <-done
 	t.Logf("push when the server was killed: %v", pushErr)
 
-	srv = testenv.StartProcess(t, bin, data, addr).Cmd
+	srv = testenv.StartProcess(t, bin, data, addr)
 	var count struct {
 		TotalItems int `json:"totalItems"`
 	}
