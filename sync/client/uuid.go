@@ -1,18 +1,17 @@
 package client
 
-import (
-	"crypto/rand"
-	"fmt"
-)
+import "github.com/google/uuid"
 
-// NewUUID returns a random (version 4) UUID in the lowercase hyphenated form
-// the server requires for record, mutation and device ids.
+// NewUUID returns a new time-ordered (version 7, RFC 9562) UUID in the
+// lowercase hyphenated form the server requires for record, mutation and
+// device ids.
+//
+// Any UUID is accepted; version 7 is kindest to the hub. Its first bits are
+// the time, so ids made one after another sort together, and the server's
+// indexes on record and mutation ids grow at one end instead of at a random
+// page each: random (version 4) ids make a large push write several times
+// more database pages. The time in an id is when the device made it, to the
+// millisecond, which the record's own timestamps already tell.
 func NewUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuid.Must(uuid.NewV7()).String()
 }

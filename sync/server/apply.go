@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -81,8 +83,9 @@ type header struct {
 
 // parsed is one decoded mutation, or the rejection of an undecodable one.
 type parsed struct {
-	m     protocol.Mutation
-	early *protocol.Error
+	m       protocol.Mutation
+	early   *protocol.Error
+	checked *checked // its fields checked beside the writer, when it could be
 }
 
 // parse decodes one raw mutation.
@@ -223,7 +226,7 @@ func (a *applier) apply(p *parsed) (protocol.MutationResult, error) {
 			return protocol.MutationResult{}, err
 		}
 	}
-	res, err := a.run(m)
+	res, err := a.run(p)
 	if err != nil {
 		pe, ok := asProtocolError(err)
 		if !ok {
@@ -316,7 +319,8 @@ func (a *applier) flush() error {
 }
 
 // run validates and applies one mutation inside its savepoint.
-func (a *applier) run(m *protocol.Mutation) (protocol.MutationResult, error) {
+func (a *applier) run(p *parsed) (protocol.MutationResult, error) {
+	m := &p.m
 	policy, known := protocol.WritePolicy[m.Collection]
 	if !known {
 		return protocol.MutationResult{}, rejectf(protocol.CodeUnknownCollection, "", "%q is not a collection devices sync.", truncate(m.Collection, 64))
@@ -348,7 +352,7 @@ func (a *applier) run(m *protocol.Mutation) (protocol.MutationResult, error) {
 	if m.Op == protocol.OpDeleteRecord {
 		return a.delete(m, current)
 	}
-	values, err := a.validate(m, s)
+	values, err := a.validate(p, s)
 	if err != nil {
 		return protocol.MutationResult{}, err
 	}
@@ -367,50 +371,108 @@ func (a *applier) run(m *protocol.Mutation) (protocol.MutationResult, error) {
 	return a.update(m, s, current, values)
 }
 
-// validate checks every sent field against the collection's definition.
-func (a *applier) validate(m *protocol.Mutation, s *schema) (map[string]any, error) {
-	serverOnly := map[string]bool{}
-	for _, f := range protocol.ServerFields["*"] {
-		serverOnly[f] = true
-	}
-	for _, f := range protocol.ServerFields[m.Collection] {
-		serverOnly[f] = true
+// checked is the outcome of checking a mutation's fields against the
+// collection's definition: everything that needs no database, so it runs
+// beside the writer (see parseAll).
+type checked struct {
+	schema    *schema
+	values    map[string]any  // the valid values, by field name
+	relations []relationValue // relation values to check in the transaction, in field order
+	invalid   *protocol.Error // the first invalid field, after every relation in relations
+}
+
+// relationValue is a relation field's value, whose targets must exist.
+type relationValue struct {
+	name  string
+	field *core.RelationField
+	value any
+}
+
+// checkFields checks every sent field against the collection's definition,
+// in field-name order, stopping at the first invalid one.
+func checkFields(m *protocol.Mutation, s *schema, schemaVersion int) checked {
+	c := checked{schema: s}
+	serverOnly := func(name string) bool {
+		return slices.Contains(protocol.ServerFields["*"], name) || slices.Contains(protocol.ServerFields[m.Collection], name)
 	}
 	names := make([]string, 0, len(m.Fields))
 	for name := range m.Fields {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	values := make(map[string]any, len(names))
+	c.values = make(map[string]any, len(names))
 	for _, name := range names {
 		raw := m.Fields[name]
 		idx, ok := s.byName[name]
-		if !ok || !protocol.InSchema(a.sess.schema, m.Collection, name) {
-			return nil, rejectf(protocol.CodeUnknownField, name, "%s has no field %q (schema %d).", m.Collection, truncate(name, 64), a.sess.schema)
+		if !ok || !protocol.InSchema(schemaVersion, m.Collection, name) {
+			c.invalid = verr(protocol.CodeUnknownField, name, "%s has no field %q (schema %d).", m.Collection, truncate(name, 64), schemaVersion)
+			return c
 		}
 		if name == "id" {
 			var id string
 			if json.Unmarshal(raw, &id) != nil || id != m.RecordID {
-				return nil, rejectf(protocol.CodeInvalidValue, "id", "fields.id must equal record_id or be left out.")
+				c.invalid = verr(protocol.CodeInvalidValue, "id", "fields.id must equal record_id or be left out.")
+				return c
 			}
 			continue
 		}
-		if serverOnly[name] {
-			return nil, rejectf(protocol.CodeFieldReadOnly, name, "%q is set by the server, not by devices.", name)
+		if serverOnly(name) {
+			c.invalid = verr(protocol.CodeFieldReadOnly, name, "%q is set by the server, not by devices.", name)
+			return c
 		}
 		f := &s.fields[idx]
 		v, perr := f.validate(raw)
 		if perr != nil {
-			return nil, perr
+			c.invalid = perr
+			return c
 		}
 		if rf, ok := f.field.(*core.RelationField); ok {
-			if err := a.checkRelations(f.name, rf, v); err != nil {
-				return nil, err
-			}
+			c.relations = append(c.relations, relationValue{name: name, field: rf, value: v})
 		}
-		values[name] = v
+		c.values[name] = v
 	}
-	return values, nil
+	return c
+}
+
+// precheck checks a decoded mutation's fields before it queues for the
+// writer, when it is a create or update the writer would check. A
+// collection changed meanwhile is noticed by the writer (the schema
+// differs) and checked again there.
+func precheck(app core.App, p *parsed, schemaVersion int) {
+	m := &p.m
+	if p.early != nil || (m.Op != protocol.OpCreate && m.Op != protocol.OpUpdate) || !protocol.IsUUID(m.RecordID) {
+		return
+	}
+	switch protocol.WritePolicy[m.Collection] {
+	case protocol.PolicyFieldMerge, protocol.PolicyServerAuthoritative:
+	default:
+		return
+	}
+	s, err := schemaOf(app, m.Collection)
+	if err != nil {
+		return
+	}
+	c := checkFields(m, s, schemaVersion)
+	p.checked = &c
+}
+
+// validate returns the mutation's checked values, checking relations
+// against the transaction. The values are the caller's to change.
+func (a *applier) validate(p *parsed, s *schema) (map[string]any, error) {
+	c := p.checked
+	if c == nil || c.schema != s {
+		fresh := checkFields(&p.m, s, a.sess.schema)
+		c = &fresh
+	}
+	for _, r := range c.relations {
+		if err := a.checkRelations(r.name, r.field, r.value); err != nil {
+			return nil, err
+		}
+	}
+	if c.invalid != nil {
+		return nil, c.invalid
+	}
+	return maps.Clone(c.values), nil
 }
 
 // checkRelations rejects ids that point nowhere. Records created earlier

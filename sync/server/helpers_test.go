@@ -3,28 +3,26 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/tandem-outreach/tandem/internal/testenv"
+	"github.com/tandem-outreach/tandem/sync/client"
 	"github.com/tandem-outreach/tandem/sync/protocol"
 )
 
-// newUUID returns a random lowercase UUIDv4, as a device generates.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// newUUID returns an id as the reference client makes it (UUIDv7).
+func newUUID() string { return client.NewUUID() }
+
+// newRandomUUID returns a random UUIDv4, as a client that does not follow
+// PROTOCOL.md's advice on ids makes them.
+func newRandomUUID() string { return uuid.NewString() }
 
 // device is a tablet speaking the protocol over real HTTP.
 type device struct {

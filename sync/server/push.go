@@ -74,7 +74,7 @@ func (s *service) handlePush(e *core.RequestEvent) error {
 
 	// Decoding happens here, in the request's goroutine; only the writes
 	// wait for the writer.
-	batch := parseAll(envelope.Mutations)
+	batch := parseAll(e.App, envelope.Mutations, sess.schema)
 	results := make([]protocol.MutationResult, len(batch))
 	var teams map[string]bool
 	err = s.commits.do(len(batch), func(tx core.App, st *changefeed.Statements) error {
@@ -111,15 +111,19 @@ func (s *service) handlePush(e *core.RequestEvent) error {
 	return e.JSON(http.StatusOK, protocol.PushResponse{Protocol: sess.protocol, Schema: sess.schema, Results: results})
 }
 
-// parseAll decodes the mutations of a push, spread over the cores when
-// there are many: decoding JSON is a fifth of a large push's work, and it
-// can run beside the writer.
-func parseAll(raws []json.RawMessage) []parsed {
+// parseAll decodes the mutations of a push and checks their fields, spread
+// over the cores when there are many: this is a third of a large push's
+// work, and it needs no database, so it runs beside the writer.
+func parseAll(app core.App, raws []json.RawMessage, schemaVersion int) []parsed {
 	batch := make([]parsed, len(raws))
+	one := func(i int) {
+		batch[i] = parse(raws[i])
+		precheck(app, &batch[i], schemaVersion)
+	}
 	workers := min(runtime.GOMAXPROCS(0), len(raws)/128)
 	if workers <= 1 {
-		for i, raw := range raws {
-			batch[i] = parse(raw)
+		for i := range raws {
+			one(i)
 		}
 		return batch
 	}
@@ -131,7 +135,7 @@ func parseAll(raws []json.RawMessage) []parsed {
 		go func() {
 			defer wg.Done()
 			for i := start; i < end; i++ {
-				batch[i] = parse(raws[i])
+				one(i)
 			}
 		}()
 	}
