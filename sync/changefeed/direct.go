@@ -216,6 +216,85 @@ func (d *Direct) prior(collection, id string) (latestRow, error) {
 	return row, nil
 }
 
+// IsNew reports whether the record is known (from Preload or an earlier
+// write) to have no feed row: WriteNew may write its first one.
+func (d *Direct) IsNew(collection, id string) bool {
+	row, ok := d.latest[collection][id]
+	return ok && row.seq == 0
+}
+
+// NewRecord is a record created by the push, for WriteNew.
+type NewRecord struct {
+	Collection, ID string
+	RowID          int64    // the record's SQLite rowid
+	Teams          []string // its teams
+}
+
+// WriteNew writes the first feed rows of many records created by the push
+// (each must be IsNew) with multi-row statements (see InsertRows), and
+// returns each record's version in order.
+func (d *Direct) WriteNew(records []NewRecord) ([]int64, error) {
+	if len(records) == 0 {
+		return nil, nil
+	}
+	scopes := make([][]string, len(records))
+	rows := make([][]any, len(records))
+	index := make(map[string]int, len(records)) // collection + "/" + id -> position
+	for i, r := range records {
+		kind, ok := synced[r.Collection]
+		if !ok {
+			return nil, fmt.Errorf("changefeed: %q is not a synced collection", r.Collection)
+		}
+		if !d.IsNew(r.Collection, r.ID) {
+			return nil, fmt.Errorf("changefeed: %s/%s already has a feed row", r.Collection, r.ID)
+		}
+		teams := r.Teams
+		if kind == scopeGlobal {
+			teams = []string{GlobalScope}
+		}
+		scope := []string{}
+		for _, t := range teams {
+			if t != "" && !contains(scope, t) {
+				scope = append(scope, t)
+			}
+		}
+		enc, _ := json.Marshal(scope)
+		scopes[i] = scope
+		rows[i] = []any{r.Collection, r.ID, "upsert", "write", string(enc), d.device, r.RowID, d.at}
+		index[r.Collection+"/"+r.ID] = i
+	}
+	seqs := make([]int64, len(records))
+	err := d.st.InsertRows(`INSERT INTO sync_changes (collection, record_id, op, reason, scope, device, rid, at)`, 8, rows,
+		`RETURNING seq, collection, record_id`, func(found *dbx.Rows) error {
+			var seq int64
+			var collection, id string
+			if err := found.Scan(&seq, &collection, &id); err != nil {
+				return err
+			}
+			if i, ok := index[collection+"/"+id]; ok {
+				seqs[i] = seq
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	var pairs [][]any
+	for i, r := range records {
+		if seqs[i] == 0 {
+			return nil, fmt.Errorf("changefeed: no feed row was written for %s/%s", r.Collection, r.ID)
+		}
+		for _, t := range scopes[i] {
+			pairs = append(pairs, []any{t, seqs[i]})
+		}
+		d.remember(r.Collection, r.ID, latestRow{seq: seqs[i], scope: scopes[i]})
+	}
+	if err := d.st.InsertRows(`INSERT OR IGNORE INTO sync_change_scopes (team, seq)`, 2, pairs, "", nil); err != nil {
+		return nil, err
+	}
+	return seqs, nil
+}
+
 // Write records that the push created or updated a record: a new feed row
 // (the record's only one; older rows are compacted away) whose scope is
 // every team that has held the record, including teams, its teams now, and

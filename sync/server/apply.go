@@ -53,6 +53,8 @@ type applier struct {
 	exists  map[string]map[string]bool           // collection -> ids known to exist
 	pending []pendingResult                      // results to store
 	log     []map[string]any                     // audit entries
+	creates []pendingCreate                      // new records not yet inserted (see settle)
+	settled map[string]settledCreate             // versions of queued creates, by mutation id
 }
 
 type storedResult struct {
@@ -61,14 +63,13 @@ type storedResult struct {
 }
 
 type pendingResult struct {
-	m   *protocol.Mutation
-	enc string
+	m *protocol.Mutation
 }
 
 func newApplier(tx core.App, st *changefeed.Statements, sess *session, d *access.Decider, feed *changefeed.Direct) *applier {
 	return &applier{tx: tx, st: st, sess: sess, decider: d, feed: feed, teams: map[string]bool{},
 		now: types.NowDateTime().String(), prev: map[string]storedResult{}, done: map[string]storedResult{},
-		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}}
+		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}, settled: map[string]settledCreate{}}
 }
 
 // q returns the transaction's prepared statement for sql.
@@ -178,6 +179,9 @@ func (a *applier) current(s *schema, id string) (map[string]any, error) {
 			return rec, nil
 		}
 	}
+	if err := a.settle(); err != nil {
+		return nil, err
+	}
 	found, err := readRecords(a.tx.DB(), s, []string{id})
 	if err != nil {
 		return nil, err
@@ -219,6 +223,10 @@ func (a *applier) apply(p *parsed) (protocol.MutationResult, error) {
 	// and the feed triggers back: the hooks may write any synced record.
 	guarded := saveThroughApp[m.Collection] || m.Op == protocol.OpDeleteRecord
 	if guarded {
+		// The hooks may read any record, so the queued creates go first.
+		if err := a.settle(); err != nil {
+			return protocol.MutationResult{}, err
+		}
 		if err := a.feed.Pause(); err != nil {
 			return protocol.MutationResult{}, err
 		}
@@ -256,12 +264,8 @@ func (a *applier) apply(p *parsed) (protocol.MutationResult, error) {
 // finish remembers a result under its mutation id (stored in bulk by
 // flush) and notes it for the audit trail.
 func (a *applier) finish(m *protocol.Mutation, res protocol.MutationResult) (protocol.MutationResult, error) {
-	enc, err := json.Marshal(res)
-	if err != nil {
-		return res, err
-	}
 	a.done[m.MutationID] = storedResult{collection: m.Collection, recordID: m.RecordID, result: res}
-	a.pending = append(a.pending, pendingResult{m: m, enc: string(enc)})
+	a.pending = append(a.pending, pendingResult{m: m})
 	fields := make([]string, 0, len(m.Fields))
 	for f := range m.Fields {
 		fields = append(fields, f)
@@ -287,15 +291,20 @@ const auditChunk = 200
 // events (one sync_push event per auditChunk mutations, each naming every
 // mutation, record, field list and outcome).
 func (a *applier) flush() error {
-	// One prepared row at a time: the driver matches bound parameters in
-	// quadratic time, so multi-row statements cost more than they save.
-	st := a.q(`INSERT INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at)
-		VALUES ({:m}, {:d}, {:u}, {:c}, {:r}, {:x}, {:a})`)
-	for _, r := range a.pending {
-		if _, err := st.Bind(dbx.Params{"m": r.m.MutationID, "d": a.sess.device, "u": a.sess.user.Id, "c": truncate(r.m.Collection, 64),
-			"r": truncate(r.m.RecordID, 64), "x": r.enc, "a": a.now}).Execute(); err != nil {
+	if err := a.settle(); err != nil {
+		return err
+	}
+	// Multi-row statements (see changefeed.Statements.InsertRows).
+	rows := make([][]any, len(a.pending))
+	for i, r := range a.pending {
+		enc, err := json.Marshal(a.done[r.m.MutationID].result)
+		if err != nil {
 			return err
 		}
+		rows[i] = []any{r.m.MutationID, a.sess.device, a.sess.user.Id, truncate(r.m.Collection, 64), truncate(r.m.RecordID, 64), string(enc), a.now}
+	}
+	if err := a.st.InsertRows(`INSERT INTO sync_mutations (mutation_id, device, user, collection, record_id, result, at)`, 7, rows, "", nil); err != nil {
+		return err
 	}
 	var events []audit.Event
 	for start := 0; start < len(a.log); start += auditChunk {
@@ -586,6 +595,7 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 	cols := []string{"[[id]]", "[[created]]", "[[updated]]"}
 	ph := []string{"{:id}", "{:created}", "{:updated}"}
 	params := dbx.Params{"id": m.RecordID, "created": a.now, "updated": a.now}
+	ordered := []any{m.RecordID, a.now, a.now}
 	for i := range s.fields {
 		f := &s.fields[i]
 		v, ok := values[f.name]
@@ -596,6 +606,17 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 		cols = append(cols, "[["+f.name+"]]")
 		ph = append(ph, "{:"+key+"}")
 		params[key] = f.storage(v)
+		ordered = append(ordered, params[key])
+	}
+	teams := teamsOf(m.Collection, values)
+	if a.queueCreate(pendingCreate{collection: m.Collection, id: m.RecordID, mutationID: m.MutationID, columns: cols, values: ordered, teams: teams}) {
+		a.created(m)
+		a.nudgeTeams(teams)
+		// The version is filled in when the queue is settled (versionOf).
+		return protocol.MutationResult{MutationID: m.MutationID, Status: protocol.ResultApplied, Collection: m.Collection, RecordID: m.RecordID}, nil
+	}
+	if err := a.settle(); err != nil {
+		return protocol.MutationResult{}, err
 	}
 	sqlText := "INSERT INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
 	inserted, err := a.q(sqlText).Bind(params).Execute()
@@ -671,6 +692,10 @@ func (a *applier) created(m *protocol.Mutation) {
 }
 
 func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[string]any) (protocol.MutationResult, error) {
+	// Queued creates go first, so versions follow the push's order.
+	if err := a.settle(); err != nil {
+		return protocol.MutationResult{}, err
+	}
 	if !a.decider.Visible(m.Collection, current) {
 		return protocol.MutationResult{}, rejectf(protocol.CodeForbidden, "", "This %s is not on your teams (or no longer visible to you); the change was not applied.", singular(m.Collection))
 	}
@@ -1004,6 +1029,9 @@ func (a *applier) serverRecord(m *protocol.Mutation, s *schema) (json.RawMessage
 
 // deleted reports whether the record has a tombstone.
 func (a *applier) deleted(m *protocol.Mutation) bool {
+	if a.settle() != nil {
+		return false
+	}
 	var op string
 	err := a.q(`SELECT op FROM sync_changes WHERE collection = {:c} AND record_id = {:id} ORDER BY seq DESC LIMIT 1`).
 		Bind(dbx.Params{"c": m.Collection, "id": m.RecordID}).Row(&op)
@@ -1012,6 +1040,9 @@ func (a *applier) deleted(m *protocol.Mutation) bool {
 
 // result completes a successful mutation with the record's new version.
 func (a *applier) result(m *protocol.Mutation, status string, merged, conflicts []string) (protocol.MutationResult, error) {
+	if err := a.settle(); err != nil {
+		return protocol.MutationResult{}, err
+	}
 	var seq sql.NullInt64
 	err := a.q(`SELECT seq FROM sync_changes WHERE collection = {:c} AND record_id = {:id} ORDER BY seq DESC LIMIT 1`).
 		Bind(dbx.Params{"c": m.Collection, "id": m.RecordID}).Row(&seq)
@@ -1027,6 +1058,9 @@ func (a *applier) result(m *protocol.Mutation, status string, merged, conflicts 
 // appendOnly accepts audit events recorded on the device (for example a
 // clinical note opened offline) into the hash chain.
 func (a *applier) appendOnly(m *protocol.Mutation) (protocol.MutationResult, error) {
+	if err := a.settle(); err != nil {
+		return protocol.MutationResult{}, err
+	}
 	if m.Op != protocol.OpCreate {
 		return protocol.MutationResult{}, rejectf(protocol.CodeAppendOnly, "op", "%s can only be added to, never changed or removed.", m.Collection)
 	}

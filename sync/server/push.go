@@ -96,6 +96,9 @@ func (s *service) handlePush(e *core.RequestEvent) error {
 		if err := ap.flush(); err != nil {
 			return err
 		}
+		for i := range results {
+			ap.versionOf(&results[i])
+		}
 		if err := sess.touchDevice(st, nil); err != nil {
 			return err
 		}

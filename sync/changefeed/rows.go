@@ -1,0 +1,72 @@
+package changefeed
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+)
+
+// rowsPerStatement is how many rows one multi-row INSERT carries. The
+// driver finds each bound parameter by a linear search of the arguments,
+// so a statement's binding costs grow with the square of its parameters:
+// a few dozen rows amortise the statement, a few hundred would cost more
+// than they save.
+const rowsPerStatement = 32
+
+// InsertRows inserts rows (each of width values, in the order of columns)
+// with multi-row INSERT statements: head is "INSERT INTO t (a, b)" and
+// returning, when not empty, a RETURNING clause whose rows scan reads.
+//
+// A statement per row costs its own cursor seeks and its own statement
+// journal (SQLite copies every page a statement changes before changing
+// it, so a thousand single-row inserts copy the same pages a thousand
+// times), and its own trip through database/sql.
+func (s *Statements) InsertRows(head string, width int, rows [][]any, returning string, scan func(*dbx.Rows) error) error {
+	for start := 0; start < len(rows); start += rowsPerStatement {
+		chunk := rows[start:min(start+rowsPerStatement, len(rows))]
+		var sql strings.Builder
+		sql.WriteString(head)
+		sql.WriteString(" VALUES ")
+		params := make(dbx.Params, len(chunk)*width)
+		for r, row := range chunk {
+			if r > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteByte('(')
+			for c := 0; c < width; c++ {
+				if c > 0 {
+					sql.WriteString(", ")
+				}
+				name := "p" + strconv.Itoa(r*width+c)
+				sql.WriteString("{:" + name + "}")
+				params[name] = row[c]
+			}
+			sql.WriteByte(')')
+		}
+		if returning != "" {
+			sql.WriteString(" " + returning)
+		}
+		q := s.Q(sql.String()).Bind(params)
+		if returning == "" {
+			if _, err := q.Execute(); err != nil {
+				return err
+			}
+			continue
+		}
+		found, err := q.Rows()
+		if err != nil {
+			return err
+		}
+		for found.Next() {
+			if err := scan(found); err != nil {
+				found.Close()
+				return err
+			}
+		}
+		if err := found.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
