@@ -96,6 +96,10 @@ func (s *Statements) Q(sql string) *dbx.Query {
 	return st
 }
 
+// NewQuery is Q, so a Statements serves wherever queries are made from
+// text.
+func (s *Statements) NewQuery(sql string) *dbx.Query { return s.Q(sql) }
+
 // Close releases the prepared statements; call it before the transaction
 // ends.
 func (s *Statements) Close() {

@@ -128,7 +128,7 @@ func (a *applier) prefetch(batch []parsed) error {
 	for start := 0; start < len(mids); start += 500 {
 		chunk := mids[start:min(start+500, len(mids))]
 		ids, _ := json.Marshal(chunk)
-		rows, err := a.tx.DB().NewQuery(`SELECT mutation_id, collection, record_id, result FROM sync_mutations WHERE mutation_id IN (SELECT value FROM json_each({:ids}))`).
+		rows, err := a.q(`SELECT mutation_id, collection, record_id, result FROM sync_mutations WHERE mutation_id IN (SELECT value FROM json_each({:ids}))`).
 			Bind(dbx.Params{"ids": string(ids)}).Rows()
 		if err != nil {
 			return err
@@ -155,7 +155,7 @@ func (a *applier) prefetch(batch []parsed) error {
 		if err != nil {
 			continue
 		}
-		found, err := readRecords(a.tx.DB(), s, list)
+		found, err := readRecords(a.st, s, list)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (a *applier) current(s *schema, id string) (map[string]any, error) {
 	if err := a.settle(); err != nil {
 		return nil, err
 	}
-	found, err := readRecords(a.tx.DB(), s, []string{id})
+	found, err := readRecords(a.st, s, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -1015,7 +1015,7 @@ func saveError(err error) *protocol.Error {
 
 // serverRecord reads back the record as stored, redacted for the user.
 func (a *applier) serverRecord(m *protocol.Mutation, s *schema) (json.RawMessage, error) {
-	recs, err := readRecords(a.tx.DB(), s, []string{m.RecordID})
+	recs, err := readRecords(a.st, s, []string{m.RecordID})
 	if err != nil {
 		return nil, err
 	}

@@ -73,51 +73,55 @@ func BenchmarkSync(b *testing.B) {
 	}
 
 	// Many tablets pushing small batches at once, as at the start of a
-	// shift: their pushes share transactions (group commit). Reports the
-	// hub's mutations/s and the slowest tablet's wait (p99 of pushes).
-	b.Run("push/50-devices-20-each", func(b *testing.B) {
-		const devices, per = 50, 20
-		tabs := make([]*device, devices)
-		for i := range tabs {
-			tabs[i] = newDevice(b, w.env, w.worker)
-		}
-		bodies := make([][][]byte, b.N)
-		for i := range bodies {
-			bodies[i] = make([][]byte, devices)
-			for d := range bodies[i] {
-				muts := make([]protocol.Mutation, per)
-				for j := range muts {
-					muts[j] = create(b, "encounters", newUUID(), encounter(j))
-				}
-				bodies[i][d], _ = json.Marshal(protocol.PushRequest{Mutations: muts})
+	// shift, and a few pushing full batches, as after a long offline shift:
+	// their pushes share transactions (group commit) and one tablet's
+	// decoding runs beside another's writes. Reports the hub's mutations/s
+	// and the slowest tablet's wait (p99 of pushes).
+	for _, shape := range []struct{ devices, per int }{{50, 20}, {4, 1000}} {
+		devices, per := shape.devices, shape.per
+		b.Run(fmt.Sprintf("push/%d-devices-%d-each", devices, per), func(b *testing.B) {
+			tabs := make([]*device, devices)
+			for i := range tabs {
+				tabs[i] = newDevice(b, w.env, w.worker)
 			}
-		}
-		var waits []time.Duration
-		var mu sync.Mutex
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			var wg sync.WaitGroup
-			for d, tab := range tabs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					began := time.Now()
-					status, _, out := tab.raw(b, http.MethodPost, protocol.PathPush, bodies[i][d], nil)
-					if status != http.StatusOK {
-						b.Errorf("push: %d %.200s", status, out)
+			bodies := make([][][]byte, b.N)
+			for i := range bodies {
+				bodies[i] = make([][]byte, devices)
+				for d := range bodies[i] {
+					muts := make([]protocol.Mutation, per)
+					for j := range muts {
+						muts[j] = create(b, "encounters", newUUID(), encounter(j))
 					}
-					mu.Lock()
-					waits = append(waits, time.Since(began))
-					mu.Unlock()
-				}()
+					bodies[i][d], _ = json.Marshal(protocol.PushRequest{Mutations: muts})
+				}
 			}
-			wg.Wait()
-		}
-		b.ReportMetric(float64(b.N*devices*per)/time.Since(start).Seconds(), "mutations/s")
-		sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
-		b.ReportMetric(float64(waits[len(waits)*99/100].Milliseconds()), "p99-ms")
-	})
+			var waits []time.Duration
+			var mu sync.Mutex
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				for d, tab := range tabs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						began := time.Now()
+						status, _, out := tab.raw(b, http.MethodPost, protocol.PathPush, bodies[i][d], nil)
+						if status != http.StatusOK {
+							b.Errorf("push: %d %.200s", status, out)
+						}
+						mu.Lock()
+						waits = append(waits, time.Since(began))
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.N*devices*per)/time.Since(start).Seconds(), "mutations/s")
+			sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
+			b.ReportMetric(float64(waits[len(waits)*99/100].Milliseconds()), "p99-ms")
+		})
+	}
 
 	for _, size := range []int{50, 1000} {
 		b.Run(fmt.Sprintf("baseline/api-batch-%d", size), func(b *testing.B) {

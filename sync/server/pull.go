@@ -445,8 +445,14 @@ func (p *pager) load(db dbx.Builder, batch []changefeed.Entry) (map[string]map[s
 }
 
 // readRecords loads records by id as sync values.
-func readRecords(db dbx.Builder, s *schema, ids []string) (map[string]map[string]any, error) {
+func readRecords(db queryMaker, s *schema, ids []string) (map[string]map[string]any, error) {
 	return readRecordsWhere(db, s, "id", ids, nil)
+}
+
+// queryMaker makes queries: a dbx.Builder, or a transaction's statement
+// cache (changefeed.Statements), which prepares each text once.
+type queryMaker interface {
+	NewQuery(sql string) *dbx.Query
 }
 
 // readRecordsWhere loads the records whose column (id or rowid) is in
@@ -456,7 +462,7 @@ func readRecords(db dbx.Builder, s *schema, ids []string) (map[string]map[string
 //
 // alloc, when not nil, supplies the maps records are decoded into (a pull
 // recycles them from page to page).
-func readRecordsWhere[K string | int64](db dbx.Builder, s *schema, column string, keys []K, alloc func() map[string]any) (map[string]map[string]any, error) {
+func readRecordsWhere[K string | int64](db queryMaker, s *schema, column string, keys []K, alloc func() map[string]any) (map[string]map[string]any, error) {
 	out := make(map[string]map[string]any, len(keys))
 	vals := make([]any, len(s.fields))
 	ptrs := make([]any, len(s.fields))
