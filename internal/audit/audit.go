@@ -51,22 +51,41 @@ func Append(app core.App, events ...Event) error {
 }
 
 func appendTx(app core.App, events []Event) error {
+	return AppendInTx(app.DB(), events...)
+}
+
+// QueryMaker makes queries from SQL text: the transaction's dbx.Builder,
+// or a cache that prepares each text once.
+type QueryMaker interface {
+	NewQuery(sql string) *dbx.Query
+}
+
+// AppendInTx writes events to the chain through db, which must belong to
+// the transaction of the change being audited (see Append). A sync push
+// passes its statement cache, so a group of pushes prepares the two
+// statements once.
+func AppendInTx(db QueryMaker, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
 	var last struct {
 		Seq  int64  `db:"seq"`
 		Hash string `db:"hash"`
 	}
-	err := app.DB().NewQuery("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").One(&last)
+	err := db.NewQuery("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").One(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("audit: read chain head: %w", err)
 	}
 	now := time.Now().UTC()
+	insert := db.NewQuery(`INSERT INTO audit_events (id, seq, actor, actor_kind, device, action, collection, record_id, fields, details, at, prev_hash, hash)
+		VALUES ({:id}, {:seq}, {:actor}, {:actor_kind}, {:device}, {:action}, {:collection}, {:record_id}, {:fields}, {:details}, {:at}, {:prev_hash}, {:hash})`)
 	for _, ev := range events {
 		if ev.At.IsZero() {
 			ev.At = now
 		}
 		row := toRow(ev, last.Seq+1, last.Hash)
 		row.Hash = row.computeHash()
-		_, err := app.DB().Insert("audit_events", dbx.Params{
+		_, err := insert.Bind(dbx.Params{
 			"id": row.ID, "seq": row.Seq, "actor": row.Actor, "actor_kind": row.ActorKind,
 			"device": row.Device, "action": row.Action, "collection": row.Collection,
 			"record_id": row.RecordID, "fields": row.Fields, "details": row.Details,

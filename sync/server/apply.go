@@ -324,7 +324,7 @@ func (a *applier) flush() error {
 		}
 		events = append(events, ev)
 	}
-	return audit.Append(a.tx, events...)
+	return audit.AppendInTx(a.st, events...)
 }
 
 // run validates and applies one mutation inside its savepoint.
