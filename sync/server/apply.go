@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -592,21 +593,18 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 	if saveThroughApp[m.Collection] {
 		return a.saveRecord(m, s, nil, values)
 	}
-	cols := []string{"[[id]]", "[[created]]", "[[updated]]"}
-	ph := []string{"{:id}", "{:created}", "{:updated}"}
-	params := dbx.Params{"id": m.RecordID, "created": a.now, "updated": a.now}
-	ordered := []any{m.RecordID, a.now, a.now}
+	cols := make([]string, 3, 3+len(values))
+	cols[0], cols[1], cols[2] = "[[id]]", "[[created]]", "[[updated]]"
+	ordered := make([]any, 3, 3+len(values))
+	ordered[0], ordered[1], ordered[2] = m.RecordID, a.now, a.now
 	for i := range s.fields {
 		f := &s.fields[i]
 		v, ok := values[f.name]
 		if !ok {
 			continue
 		}
-		key := fmt.Sprintf("f%d", i)
 		cols = append(cols, "[["+f.name+"]]")
-		ph = append(ph, "{:"+key+"}")
-		params[key] = f.storage(v)
-		ordered = append(ordered, params[key])
+		ordered = append(ordered, f.storage(v))
 	}
 	teams := teamsOf(m.Collection, values)
 	if a.queueCreate(pendingCreate{collection: m.Collection, id: m.RecordID, mutationID: m.MutationID, columns: cols, values: ordered, teams: teams}) {
@@ -617,6 +615,13 @@ func (a *applier) create(m *protocol.Mutation, s *schema, values map[string]any)
 	}
 	if err := a.settle(); err != nil {
 		return protocol.MutationResult{}, err
+	}
+	ph := make([]string, len(ordered))
+	params := make(dbx.Params, len(ordered))
+	for i, v := range ordered {
+		key := "p" + strconv.Itoa(i)
+		ph[i] = "{:" + key + "}"
+		params[key] = v
 	}
 	sqlText := "INSERT INTO [[" + m.Collection + "]] (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
 	inserted, err := a.q(sqlText).Bind(params).Execute()
