@@ -55,15 +55,15 @@ func appendTx(app core.App, events []Event) error {
 }
 
 // QueryMaker makes queries from SQL text: the transaction's dbx.Builder,
-// or a cache that prepares each text once.
+// or a cache that builds each query once.
 type QueryMaker interface {
 	NewQuery(sql string) *dbx.Query
 }
 
 // AppendInTx writes events to the chain through db, which must belong to
 // the transaction of the change being audited (see Append). A sync push
-// passes its statement cache, so a group of pushes prepares the two
-// statements once.
+// passes its statement cache, so a group of pushes builds the two queries
+// once.
 func AppendInTx(db QueryMaker, events ...Event) error {
 	if len(events) == 0 {
 		return nil

@@ -73,9 +73,11 @@ func StartDirect(st *Statements, device string) (*Direct, error) {
 
 func (d *Direct) q(sql string) *dbx.Query { return d.st.Q(sql) }
 
-// Statements prepares each SQL text once per transaction: compiling a
-// statement costs about as much as running it, and a group of pushes runs
-// the same few statements thousands of times.
+// Statements keeps the queries of one transaction by SQL text, so the
+// thousands of statements a group of pushes runs are built once. Their
+// compiled form is kept by the connection itself (internal/sqlitecache)
+// across transactions; compiling a statement costs about as much as
+// running it many times.
 type Statements struct {
 	db    dbx.Builder
 	stmts map[string]*dbx.Query
@@ -86,12 +88,12 @@ func NewStatements(db dbx.Builder) *Statements {
 	return &Statements{db: db, stmts: map[string]*dbx.Query{}}
 }
 
-// Q returns the prepared statement for sql, preparing it on first use.
+// Q returns the query for sql, building it on first use.
 func (s *Statements) Q(sql string) *dbx.Query {
 	if st, ok := s.stmts[sql]; ok {
 		return st
 	}
-	st := s.db.NewQuery(sql).Prepare()
+	st := s.db.NewQuery(sql)
 	s.stmts[sql] = st
 	return st
 }
@@ -100,13 +102,9 @@ func (s *Statements) Q(sql string) *dbx.Query {
 // text.
 func (s *Statements) NewQuery(sql string) *dbx.Query { return s.Q(sql) }
 
-// Close releases the prepared statements; call it before the transaction
-// ends.
+// Close forgets the queries; call it before the transaction ends.
 func (s *Statements) Close() {
-	for sql, st := range s.stmts {
-		st.Close()
-		delete(s.stmts, sql)
-	}
+	clear(s.stmts)
 }
 
 // Pause lets the triggers write feed rows again, for a write through

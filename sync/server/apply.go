@@ -73,7 +73,7 @@ func newApplier(tx core.App, st *changefeed.Statements, sess *session, d *access
 		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}, settled: map[string]settledCreate{}}
 }
 
-// q returns the transaction's prepared statement for sql.
+// q returns the transaction's query for sql (see changefeed.Statements).
 func (a *applier) q(sql string) *dbx.Query { return a.st.Q(sql) }
 
 // header is the part of a mutation read even when the rest is unusable.

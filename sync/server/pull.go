@@ -450,7 +450,7 @@ func readRecords(db queryMaker, s *schema, ids []string) (map[string]map[string]
 }
 
 // queryMaker makes queries: a dbx.Builder, or a transaction's statement
-// cache (changefeed.Statements), which prepares each text once.
+// cache (changefeed.Statements), which builds each query once.
 type queryMaker interface {
 	NewQuery(sql string) *dbx.Query
 }
