@@ -250,16 +250,7 @@ func (d *Direct) WriteNew(records []NewRecord) ([]int64, error) {
 		if !d.IsNew(r.Collection, r.ID) {
 			return nil, fmt.Errorf("changefeed: %s/%s already has a feed row", r.Collection, r.ID)
 		}
-		teams := r.Teams
-		if kind == scopeGlobal {
-			teams = []string{GlobalScope}
-		}
-		scope := []string{}
-		for _, t := range teams {
-			if t != "" && !contains(scope, t) {
-				scope = append(scope, t)
-			}
-		}
+		scope := widen(kind, nil, r.Teams)
 		enc, _ := json.Marshal(scope)
 		scopes[i] = scope
 		rows[i] = []any{r.Collection, r.ID, "upsert", "write", string(enc), d.device, r.RowID, d.at}
@@ -311,18 +302,7 @@ func (d *Direct) Write(collection, id string, rowid int64, teams []string, versi
 	if err != nil {
 		return 0, err
 	}
-	scope := prior.scope
-	if kind == scopeGlobal {
-		teams = []string{GlobalScope}
-	}
-	for _, t := range teams {
-		if t != "" && !contains(scope, t) {
-			scope = append(scope[:len(scope):len(scope)], t)
-		}
-	}
-	if scope == nil {
-		scope = []string{}
-	}
+	scope := widen(kind, prior.scope, teams)
 	enc, _ := json.Marshal(scope)
 	res, err := d.q(`INSERT INTO sync_changes (collection, record_id, op, reason, scope, device, rid, at)
 		VALUES ({:c}, {:id}, 'upsert', 'write', {:scope}, {:d}, {:rid}, {:at})`).
@@ -360,6 +340,25 @@ func (d *Direct) Write(collection, id string, rowid int64, teams []string, versi
 	}
 	d.remember(collection, id, latestRow{seq: seq, scope: scope})
 	return seq, nil
+}
+
+// widen returns a feed row's scope: every team in prior (the record's
+// earlier scope) and teams (its teams now), or only GlobalScope for
+// reference data. It never changes prior, and is never nil.
+func widen(kind scopeKind, prior, teams []string) []string {
+	if kind == scopeGlobal {
+		teams = []string{GlobalScope}
+	}
+	scope := prior[:len(prior):len(prior)]
+	for _, t := range teams {
+		if t != "" && !contains(scope, t) {
+			scope = append(scope, t)
+		}
+	}
+	if scope == nil {
+		scope = []string{}
+	}
+	return scope
 }
 
 func contains(list []string, s string) bool {

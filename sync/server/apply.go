@@ -55,7 +55,6 @@ type applier struct {
 	pending []pendingResult                      // results to store
 	log     []map[string]any                     // audit entries
 	creates []pendingCreate                      // new records not yet inserted (see settle)
-	settled map[string]settledCreate             // versions of queued creates, by mutation id
 }
 
 type storedResult struct {
@@ -70,7 +69,7 @@ type pendingResult struct {
 func newApplier(tx core.App, st *changefeed.Statements, sess *session, d *access.Decider, feed *changefeed.Direct) *applier {
 	return &applier{tx: tx, st: st, sess: sess, decider: d, feed: feed, teams: map[string]bool{},
 		now: types.NowDateTime().String(), prev: map[string]storedResult{}, done: map[string]storedResult{},
-		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}, settled: map[string]settledCreate{}}
+		records: map[string]map[string]map[string]any{}, exists: map[string]map[string]bool{}}
 }
 
 // q returns the transaction's query for sql (see changefeed.Statements).
@@ -1032,11 +1031,9 @@ func (a *applier) serverRecord(m *protocol.Mutation, s *schema) (json.RawMessage
 	return appendRecord(nil, s, a.sess.schema, rec), nil
 }
 
-// deleted reports whether the record has a tombstone.
+// deleted reports whether the record has a tombstone. Its callers found
+// no record through current, which settles queued creates first.
 func (a *applier) deleted(m *protocol.Mutation) bool {
-	if a.settle() != nil {
-		return false
-	}
 	var op string
 	err := a.q(`SELECT op FROM sync_changes WHERE collection = {:c} AND record_id = {:id} ORDER BY seq DESC LIMIT 1`).
 		Bind(dbx.Params{"c": m.Collection, "id": m.RecordID}).Row(&op)

@@ -18,12 +18,6 @@ type pendingCreate struct {
 	teams                      []string
 }
 
-// settledCreate is the version a queued create received.
-type settledCreate struct {
-	collection, recordID string
-	version              int64
-}
-
 // queueCreate holds a new record back, to be inserted by settle with the
 // others of its collection and column set in one statement. It reports
 // false when the record must be inserted on its own: it has an earlier feed
@@ -98,7 +92,6 @@ func (a *applier) settle() error {
 		return err
 	}
 	for i, c := range creates {
-		a.settled[c.mutationID] = settledCreate{collection: c.collection, recordID: c.id, version: versions[i]}
 		if sr, ok := a.done[c.mutationID]; ok {
 			sr.result.Version = versions[i]
 			a.done[c.mutationID] = sr
@@ -107,11 +100,13 @@ func (a *applier) settle() error {
 	return nil
 }
 
-// versionOf completes the result of a queued create with the version it
-// received when settled.
+// versionOf completes the result of a queued create (answered before it
+// was settled) with the version settle stored under its mutation id. A
+// rejection that reuses the mutation id names another record and is left
+// alone.
 func (a *applier) versionOf(res *protocol.MutationResult) {
-	s, ok := a.settled[res.MutationID]
-	if ok && res.Version == 0 && res.Collection == s.collection && res.RecordID == s.recordID {
-		res.Version = s.version
+	done, ok := a.done[res.MutationID]
+	if ok && res.Version == 0 && res.Collection == done.collection && res.RecordID == done.recordID {
+		res.Version = done.result.Version
 	}
 }
