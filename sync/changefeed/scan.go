@@ -1,6 +1,8 @@
 package changefeed
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,22 +98,41 @@ func parseIDArray(s string) []string {
 // GlobalScope) may hold, read through the sync_change_scopes index: a pull
 // costs what its own teams changed, not what the whole hub changed.
 //
-// Each team's rows are read in sequence order up to limit, then merged, so
-// a first sync of a large team never sorts more than (teams+1) × limit rows.
+// Each team's index range is already in sequence order, so SQLite merges
+// them (a compound SELECT whose arms share the ORDER BY) and drops the
+// duplicates of rows two teams hold, without building a temporary B-tree;
+// the CROSS JOIN keeps that order while it reads the feed rows. Nothing
+// in SQL promises the order without an outer ORDER BY, whose sort is what
+// this avoids, so the rows are checked and sorted here if ever needed.
 func ScanTeams(db dbx.Builder, after int64, limit int, teams []string, fn func(Entry) error) error {
 	params := dbx.Params{"after": after, "limit": limit, "t0": GlobalScope}
-	parts := []string{`SELECT seq FROM (SELECT seq FROM sync_change_scopes WHERE team = {:t0} AND seq > {:after} ORDER BY seq LIMIT {:limit})`}
+	arms := []string{`SELECT seq FROM sync_change_scopes WHERE team = {:t0} AND seq > {:after}`}
 	for i, t := range teams {
 		key := "t" + strconv.Itoa(i+1)
 		params[key] = t
-		parts = append(parts, `SELECT seq FROM (SELECT seq FROM sync_change_scopes WHERE team = {:`+key+`} AND seq > {:after} ORDER BY seq LIMIT {:limit})`)
+		arms = append(arms, `SELECT seq FROM sync_change_scopes WHERE team = {:`+key+`} AND seq > {:after}`)
 	}
 	rows, err := db.NewQuery(`SELECT c.seq, c.collection, c.record_id, c.op, c.reason, c.scope, c.device, c.rid
-		FROM (SELECT seq FROM (` + strings.Join(parts, " UNION ") + `) ORDER BY seq LIMIT {:limit}) s
-		JOIN sync_changes c ON c.seq = s.seq
-		ORDER BY s.seq`).Bind(params).Rows()
+		FROM (` + strings.Join(arms, " UNION ") + ` ORDER BY seq LIMIT {:limit}) s
+		CROSS JOIN sync_changes c ON c.seq = s.seq`).Bind(params).Rows()
 	if err != nil {
 		return err
 	}
-	return emit(rows, fn)
+	entries := make([]Entry, 0, min(limit, 1024))
+	if err := emit(rows, func(e Entry) error {
+		entries = append(entries, e)
+		return nil
+	}); err != nil {
+		return err
+	}
+	bySeq := func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) }
+	if !slices.IsSortedFunc(entries, bySeq) {
+		slices.SortFunc(entries, bySeq)
+	}
+	for _, e := range entries {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -153,6 +153,9 @@ func (f *fieldInfo) decode(v any) any {
 		}
 		return out
 	}
+	if _, ok := v.(string); ok {
+		return v // already boxed: asString would box a copy, once per field of every pulled record
+	}
 	return asString(v)
 }
 
