@@ -110,10 +110,11 @@ func runDevice(ctx context.Context, opt options, i int, team, token, dir string,
 				return err
 			}
 		}
-		push, err := c.Push(ctx)
+		rctx := context.WithValue(ctx, roundKey{}, round)
+		push, err := c.Push(rctx)
 		rec.pushed(push)
 		rec.fail(err)
-		_, err = c.Pull(ctx)
+		_, err = c.Pull(rctx)
 		rec.fail(err)
 		rec.rounds.Add(1)
 		if opt.Think > 0 {
@@ -133,6 +134,16 @@ func runDevice(ctx context.Context, opt options, i int, team, token, dir string,
 	return nil
 }
 
+// roundKey marks a request's context with the device's round (0 first).
+type roundKey struct{}
+
+// openingRound reports whether req belongs to a device's first round: every
+// device starts at once, so those requests meet the whole crowd together.
+func openingRound(req *http.Request) bool {
+	round, ok := req.Context().Value(roundKey{}).(int)
+	return ok && round == 0
+}
+
 // timing measures each sync request's round trip, by endpoint.
 type timing struct {
 	base http.RoundTripper
@@ -145,7 +156,7 @@ func (t *timing) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		// The answer's body is part of the latency a device feels.
 		res.Body = &timedBody{ReadCloser: res.Body, done: func() {
-			t.rec.latency(req.URL.Path, time.Since(start))
+			t.rec.latency(req.URL.Path, time.Since(start), openingRound(req))
 		}}
 	}
 	return res, err
@@ -164,21 +175,30 @@ func (b *timedBody) Close() error {
 
 // recorder gathers measurements from every device.
 type recorder struct {
-	mu        sync.Mutex
-	pushLat   []time.Duration
-	pullLat   []time.Duration
-	errors    map[string]int
-	results   client.PushReport
-	rounds    atomic.Int64
-	lastError string
+	mu      sync.Mutex
+	pushLat []time.Duration
+	pullLat []time.Duration
+	// pushOpening holds the pushes of every device's first round (also in
+	// pushLat): they arrive together, so they show the cost of a crowd
+	// reconnecting at once apart from the steady rounds after it.
+	pushOpening, pushLater []time.Duration
+	errors                 map[string]int
+	results                client.PushReport
+	rounds                 atomic.Int64
+	lastError              string
 }
 
-func (r *recorder) latency(path string, d time.Duration) {
+func (r *recorder) latency(path string, d time.Duration, opening bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case strings.HasSuffix(path, protocol.PathPush):
 		r.pushLat = append(r.pushLat, d)
+		if opening {
+			r.pushOpening = append(r.pushOpening, d)
+		} else {
+			r.pushLater = append(r.pushLater, d)
+		}
 	case strings.HasSuffix(path, protocol.PathPull):
 		r.pullLat = append(r.pullLat, d)
 	}

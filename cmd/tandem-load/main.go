@@ -1,6 +1,7 @@
 // Command tandem-load puts a running Tandem server under the load of many
 // simulated tablets and reports what it measured: errors by kind, push and
-// pull latency (p50, p99, max), mutations per second and, with --pid, the
+// pull latency (p50, p99, max; pushes also split into the first round and
+// the rounds after it), mutations per second and, with --pid, the
 // server's memory.
 //
 // Each simulated device is a real reference client (sync/client) with its

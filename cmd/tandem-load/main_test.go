@@ -65,6 +65,11 @@ func TestLoadRunAgainstRealServer(t *testing.T) {
 	if rep.Pushes < 12*3 || rep.PushP50 <= 0 || rep.PushP99 < rep.PushP50 || rep.PushMax < rep.PushP99 {
 		t.Fatalf("push timings %d %v %v %v", rep.Pushes, rep.PushP50, rep.PushP99, rep.PushMax)
 	}
+	// Each of the 12 devices pushed once in its first round, and every
+	// push is counted in exactly one of the two rounds' figures.
+	if rep.OpeningPushes != 12 || rep.OpeningPushes+rep.LaterPushes != rep.Pushes || rep.LaterP99 <= 0 {
+		t.Fatalf("round split: %d first-round and %d later pushes of %d (later p99 %v)", rep.OpeningPushes, rep.LaterPushes, rep.Pushes, rep.LaterP99)
+	}
 	if rep.MemHWMKB <= 0 {
 		t.Fatal("memory of --pid not read")
 	}
@@ -74,7 +79,7 @@ func TestLoadRunAgainstRealServer(t *testing.T) {
 	}
 	var b strings.Builder
 	rep.print(&b)
-	for _, s := range []string{"p99", "mutations answered 180", "errors             0"} {
+	for _, s := range []string{"p99", "first round      12 ", "later rounds", "mutations answered 180", "errors             0"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, b.String())
 		}

@@ -15,28 +15,34 @@ import (
 
 // report is what a load run measured.
 type report struct {
-	Devices       int
-	Elapsed       time.Duration
-	Rounds        int64
-	Pushes        int
-	Mutations     int // answered mutations (applied, merged, conflict, rejected)
-	Applied       int
-	Rejected      int
-	Conflicts     int
-	PerSecond     float64
-	PushP50       time.Duration
-	PushP99       time.Duration
-	PushMax       time.Duration
-	PullP50       time.Duration
-	PullP99       time.Duration
-	PullMax       time.Duration
-	Pulls         int
-	Errors        int
-	ErrorKinds    map[string]int
-	LastError     string
-	LostOnPurpose int
-	MemRSSPeakKB  int64 // sampled peak resident memory of the server
-	MemHWMKB      int64 // kernel's high-water mark (VmHWM)
+	Devices   int
+	Elapsed   time.Duration
+	Rounds    int64
+	Pushes    int
+	Mutations int // answered mutations (applied, merged, conflict, rejected)
+	Applied   int
+	Rejected  int
+	Conflicts int
+	PerSecond float64
+	PushP50   time.Duration
+	PushP99   time.Duration
+	PushMax   time.Duration
+	// The same split by round: the first, when every device pushes at
+	// once, and the steady rounds after it.
+	OpeningPushes          int
+	OpeningP50, OpeningP99 time.Duration
+	LaterPushes            int
+	LaterP50, LaterP99     time.Duration
+	PullP50                time.Duration
+	PullP99                time.Duration
+	PullMax                time.Duration
+	Pulls                  int
+	Errors                 int
+	ErrorKinds             map[string]int
+	LastError              string
+	LostOnPurpose          int
+	MemRSSPeakKB           int64 // sampled peak resident memory of the server
+	MemHWMKB               int64 // kernel's high-water mark (VmHWM)
 }
 
 func (r *recorder) report(opt options, elapsed time.Duration, mem *memSampler) *report {
@@ -63,6 +69,9 @@ func (r *recorder) report(opt options, elapsed time.Duration, mem *memSampler) *
 	}
 	rep.PushP50, rep.PushP99, rep.PushMax = quantiles(r.pushLat)
 	rep.PullP50, rep.PullP99, rep.PullMax = quantiles(r.pullLat)
+	rep.OpeningPushes, rep.LaterPushes = len(r.pushOpening), len(r.pushLater)
+	rep.OpeningP50, rep.OpeningP99, _ = quantiles(r.pushOpening)
+	rep.LaterP50, rep.LaterP99, _ = quantiles(r.pushLater)
 	rep.MemRSSPeakKB, rep.MemHWMKB = mem.result()
 	return rep
 }
@@ -89,6 +98,10 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "elapsed            %v\n", rep.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "rounds             %d\n", rep.Rounds)
 	fmt.Fprintf(w, "pushes             %d (p50 %v, p99 %v, max %v)\n", rep.Pushes, ms(rep.PushP50), ms(rep.PushP99), ms(rep.PushMax))
+	if rep.OpeningPushes > 0 && rep.LaterPushes > 0 {
+		fmt.Fprintf(w, "  first round      %d (p50 %v, p99 %v): every device pushing at the same moment\n", rep.OpeningPushes, ms(rep.OpeningP50), ms(rep.OpeningP99))
+		fmt.Fprintf(w, "  later rounds     %d (p50 %v, p99 %v)\n", rep.LaterPushes, ms(rep.LaterP50), ms(rep.LaterP99))
+	}
 	fmt.Fprintf(w, "pulls              %d (p50 %v, p99 %v, max %v)\n", rep.Pulls, ms(rep.PullP50), ms(rep.PullP99), ms(rep.PullMax))
 	fmt.Fprintf(w, "mutations answered %d (%.0f/s): %d applied or merged, %d conflicts, %d rejected\n", rep.Mutations, rep.PerSecond, rep.Applied, rep.Conflicts, rep.Rejected)
 	if rep.MemHWMKB > 0 || rep.MemRSSPeakKB > 0 {
