@@ -12,7 +12,11 @@
 //   - not concurrent: the device's value is applied;
 //   - concurrent, same value: nothing to do;
 //   - concurrent free-text notes: both texts are kept;
-//   - concurrent multi-value fields (needs, teams...): the union is kept;
+//   - concurrent multi-value fields (needs, teams...): merged as sets. With
+//     the list the device started from (the mutation's base_values), both
+//     sides' additions are kept and both sides' removals are honoured;
+//     without it, the union is kept (a removal cannot be told from a value
+//     the device never had);
 //   - concurrent other fields: the server's value stays (first arrival wins,
 //     deterministic: it does not depend on which device pushes first after
 //     reconnecting) and a conflict records the device's value for a team
@@ -37,7 +41,7 @@ type Kind int
 const (
 	Plain  Kind = iota // last decision by policy: conflict when concurrent
 	Notes              // free text: keep both
-	Multi              // multi-valued: union
+	Multi              // multi-valued: set merge (see Decide)
 	Status             // follow-up status: forward only
 )
 
@@ -92,6 +96,11 @@ type Input struct {
 	// Concurrent is true when the field changed on the server after the
 	// device's base version, by another device or user.
 	Concurrent bool
+	// Base is the value the device's edit started from, when the device
+	// sent it (HasBase). Only Multi uses it: it tells a value the device
+	// removed from one it never had.
+	Base    any
+	HasBase bool
 }
 
 // StatusRank orders follow-up statuses; a status may only move to a higher
@@ -132,25 +141,49 @@ func Decide(in Input) Decision {
 		}
 		return Decision{Outcome: Merged, Value: s + protocol.NotesSeparator + d}
 	case Multi:
-		s := toStrings(in.Server)
-		d := toStrings(in.Device)
-		union := append([]string{}, s...)
-		seen := make(map[string]bool, len(s))
-		for _, v := range s {
-			seen[v] = true
-		}
-		for _, v := range d {
-			if !seen[v] {
-				seen[v] = true
-				union = append(union, v)
-			}
-		}
-		if len(union) == len(s) {
-			return Decision{Outcome: Keep}
-		}
-		return Decision{Outcome: Merged, Value: union}
+		return mergeSets(toStrings(in.Server), toStrings(in.Device), toStrings(in.Base), in.HasBase)
 	}
 	return Decision{Outcome: Conflict}
+}
+
+// mergeSets merges concurrent edits of a multi-valued field. With the base
+// list, it is a three-way merge: the server's values, less those the device
+// removed (in base, not in device), plus those the device added (in device,
+// not in base), in the server's order and then the device's. Without it,
+// every value the device holds is treated as added: the union.
+func mergeSets(server, device, base []string, hasBase bool) Decision {
+	inBase := make(map[string]bool, len(base))
+	if hasBase {
+		for _, v := range base {
+			inBase[v] = true
+		}
+	}
+	inDevice := make(map[string]bool, len(device))
+	for _, v := range device {
+		inDevice[v] = true
+	}
+	out := make([]string, 0, len(server)+len(device))
+	seen := make(map[string]bool, len(server)+len(device))
+	for _, v := range server {
+		if (inBase[v] && !inDevice[v]) || seen[v] {
+			continue // removed on the device
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	for _, v := range device {
+		if !inBase[v] && !seen[v] {
+			seen[v] = true
+			out = append(out, v) // added on the device
+		}
+	}
+	switch {
+	case Equal(out, server):
+		return Decision{Outcome: Keep}
+	case Equal(out, device):
+		return Decision{Outcome: Apply, Value: device}
+	}
+	return Decision{Outcome: Merged, Value: out}
 }
 
 // Equal compares two JSON-like values (numbers compare by value, a nil and

@@ -747,12 +747,16 @@ func (a *applier) update(m *protocol.Mutation, s *schema, current, values map[st
 			base = b
 		}
 		fv := versions[f.name]
-		d := merge.Decide(merge.Input{
+		in := merge.Input{
 			Kind:       merge.KindOf(m.Collection, f.name, f.kind == kMulti),
 			Server:     current[f.name],
 			Device:     dv,
 			Concurrent: fv.Version > base && fv.Device != a.sess.device,
-		})
+		}
+		if in.Kind == merge.Multi {
+			in.Base, in.HasBase = baseList(m, f.name)
+		}
+		d := merge.Decide(in)
 		switch d.Outcome {
 		case merge.Apply:
 			set[f.name] = d.Value
@@ -887,6 +891,20 @@ func (a *applier) fieldVersions(m *protocol.Mutation) (map[string]fieldVersion, 
 }
 
 // openConflict records a same-field concurrent edit for the team lead.
+// baseList returns the list a multi-valued field held before the device's
+// edit, from the mutation's base_values, when the device sent a usable one.
+func baseList(m *protocol.Mutation, field string) ([]string, bool) {
+	raw, ok := m.BaseValues[field]
+	if !ok {
+		return nil, false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil {
+		return nil, false // not a list of strings: merge as if absent (the union)
+	}
+	return list, true
+}
+
 func (a *applier) openConflict(m *protocol.Mutation, field string, server, device any, after map[string]any) (string, error) {
 	id := security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
 	team := ""

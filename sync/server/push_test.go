@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,54 @@ func TestMergePolicies(t *testing.T) {
 	mustStatus(t, res.Results[0], protocol.ResultConflict)
 	if n := count(t, w.env, `SELECT COUNT(*) FROM followups WHERE id = {:p0} AND status = 'done'`, fu); n != 1 {
 		t.Fatal("done must stay until a team lead decides")
+	}
+}
+
+// A multi-valued field edited on two tablets at once merges as a set when
+// the tablets send the list they started from (base_values, as the
+// reference client does): one worker's removal and the other's addition
+// both stand. Without base_values the union is kept (TestMergePolicies).
+func TestMultiValueEditsMergeAsSets(t *testing.T) {
+	w := newWorld(t)
+	a, b := newDevice(t, w.env, w.worker), newDevice(t, w.env, w.lead)
+	enc := newUUID()
+	a.push(t, create(t, "encounters", enc, map[string]any{"team": w.north.Id, "occurred_at": "2026-11-20 21:00:00Z",
+		"encounter_type": "outreach", "needs": []string{"food", "water", "shelter"}}))
+	a.sync(t)
+	b.sync(t)
+	base := b.version("encounters", enc)
+	withBase := func(m protocol.Mutation, list []string) protocol.Mutation {
+		m.BaseValues = map[string]json.RawMessage{"needs": mustRaw(list)}
+		return m
+	}
+	start := []string{"food", "water", "shelter"}
+
+	// Ana found her a meal and a bed: food and shelter are no longer needs.
+	mustStatus(t, a.push(t, withBase(updateM(t, "encounters", enc, base, map[string]any{"needs": []string{"water"}}), start)).Results[0], protocol.ResultApplied)
+	// Meanwhile Dee, offline, added ID documents and also struck shelter.
+	res := b.push(t, withBase(updateM(t, "encounters", enc, base, map[string]any{"needs": []string{"food", "water", "id_documents"}}), start))
+	mustStatus(t, res.Results[0], protocol.ResultMerged)
+
+	want := []any{"water", "id_documents"}
+	for _, d := range []*device{a, b} {
+		d.sync(t)
+		if got := d.get("encounters", enc)["needs"]; !reflect.DeepEqual(got, want) {
+			t.Fatalf("needs after the merge = %v, want %v (removals by either tablet stand, additions are kept)", got, want)
+		}
+	}
+	if n := count(t, w.env, `SELECT COUNT(*) FROM conflicts WHERE record_id = {:p0}`, enc); n != 0 {
+		t.Fatalf("a set merge needs no review, got %d conflicts", n)
+	}
+
+	// A base that is not a list of strings is ignored: the union is kept.
+	base = b.version("encounters", enc)
+	mustStatus(t, a.push(t, updateM(t, "encounters", enc, base, map[string]any{"needs": []string{"water", "phone"}})).Results[0], protocol.ResultApplied)
+	bad := updateM(t, "encounters", enc, base, map[string]any{"needs": []string{"legal"}})
+	bad.BaseValues = map[string]json.RawMessage{"needs": json.RawMessage(`"water"`)}
+	mustStatus(t, b.push(t, bad).Results[0], protocol.ResultMerged)
+	b.sync(t)
+	if got := b.get("encounters", enc)["needs"]; !reflect.DeepEqual(got, []any{"water", "phone", "legal"}) {
+		t.Fatalf("without a usable base the union is kept, got %v", got)
 	}
 }
 
