@@ -29,6 +29,7 @@ package access
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -454,22 +455,45 @@ func (d *Decider) MayQuery(collection, field string) bool {
 	return owner == v.OrgKind || d.agreementCovers(owner, c)
 }
 
+// governedFields is FieldCompartments as lists sorted by field name:
+// HiddenFields runs for every record a pull sends, and walking a short
+// slice is cheaper than ranging over a map; the sorted order also makes
+// the names it returns (and the audit details built from them) stable.
+var governedFields = func() map[string][]governedField {
+	out := make(map[string][]governedField, len(FieldCompartments))
+	for coll, comps := range FieldCompartments {
+		list := make([]governedField, 0, len(comps))
+		for name, c := range comps {
+			list = append(list, governedField{name, c})
+		}
+		slices.SortFunc(list, func(a, b governedField) int { return strings.Compare(a.name, b.name) })
+		out[coll] = list
+	}
+	return out
+}()
+
+type governedField struct {
+	name string
+	comp domain.Compartment
+}
+
 // HiddenFields returns the fields of a record in collection that the viewer
-// must not receive. fields is the record's field values (as stored).
+// must not receive, sorted by name. fields is the record's field values (as
+// stored).
 func (d *Decider) HiddenFields(collection string, fields map[string]any) []string {
-	comps := FieldCompartments[collection]
-	if len(comps) == 0 {
+	governed := governedFields[collection]
+	if len(governed) == 0 {
 		return nil
 	}
-	var hidden []string
-	for name, c := range comps {
-		if collection == domain.Shelters {
-			if confidential, _ := fields["confidential_location"].(bool); !confidential {
-				continue
-			}
+	if collection == domain.Shelters {
+		if confidential, _ := fields["confidential_location"].(bool); !confidential {
+			return nil
 		}
-		if !d.CompartmentVisible(collection, fields, c) {
-			hidden = append(hidden, name)
+	}
+	var hidden []string
+	for _, f := range governed {
+		if !d.CompartmentVisible(collection, fields, f.comp) {
+			hidden = append(hidden, f.name)
 		}
 	}
 	return hidden
