@@ -41,7 +41,7 @@ type Kind int
 const (
 	Plain  Kind = iota // last decision by policy: conflict when concurrent
 	Notes              // free text: keep both
-	Multi              // multi-valued: set merge (see Decide)
+	Multi              // multi-valued: set merge (see mergeSets)
 	Status             // follow-up status: forward only
 )
 

@@ -890,7 +890,6 @@ func (a *applier) fieldVersions(m *protocol.Mutation) (map[string]fieldVersion, 
 	return out, rows.Err()
 }
 
-// openConflict records a same-field concurrent edit for the team lead.
 // baseList returns the list a multi-valued field held before the device's
 // edit, from the mutation's base_values, when the device sent a usable one.
 func baseList(m *protocol.Mutation, field string) ([]string, bool) {
@@ -905,6 +904,7 @@ func baseList(m *protocol.Mutation, field string) ([]string, bool) {
 	return list, true
 }
 
+// openConflict records a same-field concurrent edit for the team lead.
 func (a *applier) openConflict(m *protocol.Mutation, field string, server, device any, after map[string]any) (string, error) {
 	id := security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
 	team := ""
