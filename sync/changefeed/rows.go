@@ -7,11 +7,12 @@ import (
 	"github.com/pocketbase/dbx"
 )
 
-// rowsPerStatement is how many rows one multi-row INSERT carries. The
-// driver finds each bound parameter by a linear search of the arguments,
-// so a statement's binding costs grow with the square of its parameters:
-// a few dozen rows amortise the statement, a few hundred would cost more
-// than they save.
+// rowsPerStatement is how many rows one multi-row INSERT carries. A few
+// dozen rows amortise the statement's cursor seeks and its trip through
+// database/sql. Since modernc.org/sqlite v1.61.1 binds parameters in
+// linear time, 64 rows measure the same as 32 within noise
+// (BenchmarkPushWritesOnly, 18,500-20,100 against 18,800-19,000
+// mutations/s); 32 keeps each compiled statement small.
 const rowsPerStatement = 32
 
 // InsertRows inserts rows (each of width values, in the order of columns)
